@@ -1,0 +1,165 @@
+"""The `ecgcorpus` command line (contract: docs in README, "Command line")."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from . import __version__
+from .errors import EcgCorpusError
+
+
+class UserError(click.ClickException):
+    exit_code = 1
+
+
+def user_errors(fn):
+    """Turn our errors into a one-line message and exit code 1 (a traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (EcgCorpusError, FileNotFoundError, PermissionError) as exc:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ecgcorpus")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def main(debug: bool):
+    """Build instruction-tuning corpora for ECG language models from public ECG databases."""
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+@main.group()
+def fixtures():
+    """Synthetic, format-exact miniatures of the source databases."""
+
+
+@fixtures.command("write")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--records", "-n", default=20, show_default=True, help="Records per source database.")
+@click.option("--seed", "-s", default=0, show_default=True, help="Random seed (same seed, same bytes).")
+@user_errors
+def fixtures_write(directory: str, records: int, seed: int):
+    """Write a miniature of every source database under DIRECTORY/{ptbxl,mimic-iv-ecg,chapman,...}."""
+    from .fixtures import write_fixtures
+
+    if records < 1:
+        raise UserError("--records must be at least 1")
+    written = write_fixtures(directory, records=records, seed=seed)
+    for name, path in written.items():
+        click.echo(f"{name:18s} {path}")
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+@main.group()
+def sources():
+    """Inspect the source databases: list, scan, read."""
+
+
+def _parse_options(options: tuple[str, ...]) -> dict:
+    parsed = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--option {item!r}: expected KEY=VALUE")
+        parsed[key] = int(value) if value.lstrip("-").isdigit() else value
+    return parsed
+
+
+_source_options = click.option(
+    "--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+    help="Source option, e.g. -o rate=100 for PTB-XL.",
+)
+
+
+@sources.command("list")
+def sources_list():
+    """The sources ecgcorpus knows, with the layout each expects under its ROOT."""
+    from .sources import SOURCES, source_class
+
+    for name in SOURCES:
+        cls = source_class(name)
+        click.echo(f"{name}  —  {cls.title}  [{cls.license}]")
+        for line in cls.layout.splitlines():
+            click.echo(f"    {line}")
+
+
+@sources.command("scan")
+@click.argument("source")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", type=int, default=None, help="Stop after N records.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_source_options
+@user_errors
+def sources_scan(source: str, root: str, limit: int | None, as_json: bool, options: tuple[str, ...]):
+    """One line per record of SOURCE under ROOT: id, patient, fs, samples, leads, labels, report."""
+    from .sources import open_source
+
+    src = open_source(source, root, **_parse_options(options))
+    count = 0
+    for ref in src.scan():
+        if limit is not None and count >= limit:
+            break
+        count += 1
+        if as_json:
+            click.echo(json.dumps(_ref_json(ref), ensure_ascii=False))
+        else:
+            labels = ",".join(lab.code for lab in ref.labels) or "-"
+            report = (ref.report or "").replace("\n", " | ")
+            click.echo(f"{ref.record_id}\t{ref.patient_id or '-'}\t{ref.fs:g}\t{ref.n_samples}\t"
+                       f"{' '.join(ref.leads)}\t{labels}\t{report[:80]}")
+    for err in src.errors:
+        click.echo(f"error: {err}", err=True)
+    if src.errors:
+        click.echo(f"{count} records, {len(src.errors)} unreadable (listed above)", err=True)
+
+
+def _ref_json(ref) -> dict:
+    d = ref.to_dict()
+    d["snomed"] = list(ref.snomed_codes)
+    return d
+
+
+@sources.command("read")
+@click.argument("source")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.argument("record_id")
+@click.option("--npy", type=click.Path(dir_okay=False), help="Write the signal (float32 mV, leads × samples) here.")
+@_source_options
+@user_errors
+def sources_read(source: str, root: str, record_id: str, npy: str | None, options: tuple[str, ...]):
+    """Print one record's metadata as JSON; with --npy also write its signal."""
+    import numpy as np
+
+    from .sources import open_source
+
+    src = open_source(source, root, **_parse_options(options))
+    ref = src.get(record_id)
+    ecg = src.load(ref)
+    info = _ref_json(ref)
+    info["signal"] = {
+        "leads": list(ecg.leads), "fs": ecg.fs, "n_samples": ecg.n_samples, "units": ecg.units,
+        "native_dtype": ecg.native_dtype,
+        "gain": None if ecg.gain is None else [float(g) for g in ecg.gain],
+        "nan_runs": [{"lead": lead, "start": a, "stop": b} for lead, a, b in ecg.nan_runs()],
+    }
+    if npy:
+        np.save(npy, ecg.signal.astype(np.float32))
+        info["signal"]["npy"] = npy
+    click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What every source module provides: scan() for metadata rows, load() for signals."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import SourceError
+from ..leads import canonical_order
+from ..types import ECG, RecordRef
+from .wfdb_io import WFDB_INVALID_16, WfdbSignal, read_record
+
+
+class Source:
+    """Base class of the database readers.
+
+    ``scan()`` yields one RecordRef per readable record; a record or metadata row that cannot be
+    read is never skipped silently: it becomes a SourceError in ``self.errors`` (and is passed to
+    ``on_error`` when given), so the engine can quarantine it.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    layout: ClassVar[str]          # the release layout expected under root (for `sources list`)
+    license: ClassVar[str]
+    homepage: ClassVar[str]
+
+    def __init__(self, root: str | os.PathLike, on_error: Callable[[SourceError], None] | None = None):
+        self.root = os.fspath(root)
+        if not os.path.isdir(self.root):
+            raise SourceError(self.root, f"{self.name} root is not a directory")
+        self.errors: list[SourceError] = []
+        self._on_error = on_error
+
+    # -- the two operations ------------------------------------------------------------------------
+    def scan(self) -> Iterator[RecordRef]:
+        self.errors = []
+        for item in self._scan():
+            if isinstance(item, SourceError):
+                self.errors.append(item)
+                if self._on_error:
+                    self._on_error(item)
+            else:
+                yield item
+
+    def load(self, ref: RecordRef) -> ECG:
+        raise NotImplementedError
+
+    def _scan(self) -> Iterator[RecordRef | SourceError]:
+        raise NotImplementedError
+
+    # -- conveniences ------------------------------------------------------------------------------
+    def get(self, record_id: str) -> RecordRef:
+        """The RecordRef with this id (``ptbxl:17`` or just ``17``); SourceError if absent or unreadable."""
+        wanted = record_id if ":" in record_id else f"{self.name}:{record_id}"
+        for item in self._scan():
+            if isinstance(item, SourceError):
+                if item.record_id == wanted:
+                    raise item
+            elif item.record_id == wanted:
+                return item
+        raise SourceError(self.root, f"no record {wanted} in this {self.name} tree")
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def record_id(self, native_id: str) -> str:
+        return f"{self.name}:{native_id}"
+
+
+def ecg_from_wfdb(ref: RecordRef, rec: WfdbSignal) -> ECG:
+    """A WFDB read as an ECG in canonical lead order (leads located by name)."""
+    order = canonical_order(rec.names)
+    if order == list(range(len(order))):
+        order = slice(None)  # already canonical (PTB-XL, Chapman): skip the reordering copy
+    return ECG(
+        record_id=ref.record_id,
+        fs=rec.header.fs,
+        leads=tuple(np.asarray(rec.names, dtype=object)[order]),
+        physical=None if rec.physical is None else rec.physical[order],
+        digital=rec.digital[order],  # a strided view of the .dat frames when order is identity
+        gain=rec.gain[order],
+        baseline=rec.baseline[order],
+        native_dtype="int16",
+    )
+
+
+def load_wfdb(ref: RecordRef, record_path: str) -> ECG:
+    return check_finite_leads(ecg_from_wfdb(ref, read_record(record_path)), record_path + ".dat")
+
+
+def ecg_from_float(ref: RecordRef, data: np.ndarray, leads: list[str], fs: float, native_dtype: str) -> ECG:
+    """A float source (HDF5, MAT struct, CSV) as an ECG in canonical lead order."""
+    order = canonical_order(leads)
+    return ECG(
+        record_id=ref.record_id,
+        fs=fs,
+        leads=tuple(leads[i] for i in order),
+        physical=np.ascontiguousarray(np.asarray(data, dtype=np.float64)[order]),
+        native_dtype=native_dtype,
+    )
+
+
+def check_finite_leads(ecg: ECG, file: str) -> ECG:
+    """A lead that is NaN from start to end carries no signal: an error, not a silent zero lead."""
+    if ecg.physical is None and ecg.digital is not None:
+        # Digital sources: test the ADC values, so that the float signal stays lazy.
+        if not ecg.digital.size or ecg.digital.min() != WFDB_INVALID_16:
+            return ecg
+        dead_rows = (ecg.digital == WFDB_INVALID_16).all(axis=1)
+    else:
+        dead_rows = np.isnan(ecg.signal).all(axis=1) if ecg.n_samples else np.zeros(len(ecg.leads), bool)
+    dead = [lead for lead, is_dead in zip(ecg.leads, dead_rows) if is_dead]
+    if dead:
+        raise SourceError(file, f"lead(s) {', '.join(dead)} contain only NaN samples", ecg.record_id)
+    return ecg
