@@ -161,5 +161,34 @@ def sources_read(source: str, root: str, record_id: str, npy: str | None, option
     click.echo(json.dumps(info, ensure_ascii=False, indent=2))
 
 
+
+# --- build ---------------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output directory (default: the manifest's).")
+@click.option("--workers", "-j", type=int, default=None, help="Worker processes (default: CPU cores).")
+@click.option("--executor", type=click.Choice(["local", "datatrove"]), default="local", show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Reuse finished shards of the same manifest; --no-resume deletes the output and starts over.")
+@user_errors
+def build(manifest: str, out_dir: str | None, workers: int | None, executor: str, resume: bool):
+    """Build the corpus MANIFEST describes (sharded Parquet, lock file, dataset card, quarantine)."""
+    from .engine.build import build as run_build
+    from .manifest import load_manifest
+
+    spec = load_manifest(manifest, out_dir=out_dir)
+    if workers is not None and workers < 1:
+        raise UserError("--workers must be at least 1")
+    summary = run_build(spec, workers=workers, resume=resume, executor=executor)
+    lines = summary.lines()
+    if sys.stdout.isatty():
+        for line in lines:
+            click.echo(line)
+    else:
+        total = sum(summary.samples.values())
+        click.echo(f"built {total} samples ({', '.join(f'{c}/{s} {n}' for (c, s), n in sorted(summary.samples.items()))}); "
+                   f"quarantined {summary.quarantined}; output {summary.out_dir}")
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,23 @@
+"""Builders turn RecordRefs into Samples: report, localization, comparison, features, label QA, image, LLM QA."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import EcgCorpusError
+from .base import Builder, BuildContext, WorkItem
+
+BUILDERS: dict[str, str] = {
+    "report": "ecgcorpus.builders.report:ReportBuilder",
+}
+
+
+def builder_class(name: str) -> type[Builder]:
+    try:
+        module, cls = BUILDERS[name].split(":")
+    except KeyError:
+        raise EcgCorpusError(f"unknown builder type {name!r}; known: {', '.join(BUILDERS)}") from None
+    return getattr(importlib.import_module(module), cls)
+
+
+__all__ = ["BUILDERS", "Builder", "BuildContext", "WorkItem", "builder_class"]

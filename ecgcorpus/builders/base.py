@@ -1,0 +1,85 @@
+"""What a builder is: plan work items from refs, then run one item into Samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..manifest import BuilderSpec, Manifest
+from ..sample import Sample, Segment
+from ..signal_profile import apply_profile
+from ..sources import Source, open_source
+from ..types import RecordRef
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """The input of one run: usually one record, several for comparison builders."""
+
+    refs: tuple[RecordRef, ...]
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return "+".join(r.record_id for r in self.refs)
+
+
+class BuildContext:
+    """What a builder may use while running a unit: sources (opened lazily), profile, seeded rng."""
+
+    def __init__(self, manifest: Manifest, rng: np.random.Generator):
+        self.manifest = manifest
+        self.rng = rng
+        self._sources: dict[str, Source] = {}
+
+    def source(self, ref: RecordRef) -> Source:
+        key = ref.extra.get("_source_key", ref.source)
+        if key not in self._sources:
+            spec = self.manifest.source(key)
+            self._sources[key] = open_source(spec.name, spec.root, **spec.options)
+        return self._sources[key]
+
+    def segment(self, ref: RecordRef, profile=None) -> Segment:
+        """Load a record and apply the signal profile (the manifest's unless given)."""
+        ecg = self.source(ref).load(ref)
+        ecg, start, stop = apply_profile(ecg, profile or self.manifest.profile, self.rng)
+        return Segment(ref=ref, ecg=ecg, start=start, native_stop=stop)
+
+
+def label_meta(refs) -> list[dict]:
+    """The records' labels for ``meta``: source code, SNOMED CT id, readable name."""
+    return [{"record_id": ref.record_id, "labels": [
+        {"code": lab.code, "snomed": lab.snomed, "name": lab.name} for lab in ref.labels]} for ref in refs]
+
+
+class Builder:
+    """Base class. Subclasses set ``type`` and ``task`` and implement ``run``."""
+
+    type: ClassVar[str]
+    task: ClassVar[str]
+    fixed_shape: ClassVar[bool] = True    # one profiled ECG per sample: signals can be fixed-size lists
+
+    def __init__(self, spec: BuilderSpec, manifest: Manifest):
+        self.spec = spec
+        self.manifest = manifest
+        self.params = self.validate_params(spec.params)
+
+    def validate_params(self, params: dict[str, Any]) -> Any:
+        return params
+
+    @property
+    def config(self) -> str:
+        return self.spec.config_name
+
+    def skip_reason(self, ref: RecordRef) -> str | None:
+        """Why this builder cannot use ``ref`` (quarantined with that reason), or None."""
+        return None
+
+    def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
+        """Work items in a deterministic order (default: one per record)."""
+        return [WorkItem((ref,)) for ref in refs]
+
+    def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
+        raise NotImplementedError

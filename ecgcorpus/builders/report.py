@@ -1,0 +1,94 @@
+"""Report generation: one sample per record, the question a paraphrase, the answer the report."""
+
+from __future__ import annotations
+
+import csv
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..prompts import load_prompts
+from ..sample import ECG_TOKEN, Sample
+from ..types import RecordRef
+from .base import BuildContext, Builder, WorkItem, label_meta
+from .report_text import label_lines, render_report
+
+
+class ReportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    profile: Literal["default", "anyecg", "meit", "ecgchat"] = "default"
+    faithful: bool = False              # ecgchat: reproduce the original substring replacements
+    languages: list[str] | None = None  # PTB-XL: keep reports in these languages only (e.g. [en])
+    labels_as_report: bool = True       # label-to-text for sources without report text
+    ptbxl_translation: str | None = None  # CSV with ecg_id + report_en (e.g. fairseq-signals' translation)
+
+
+class ReportBuilder(Builder):
+    type = "report"
+    task = "report"
+
+    def validate_params(self, params):
+        return ReportParams.model_validate(params)
+
+    def __init__(self, spec, manifest):
+        super().__init__(spec, manifest)
+        self._translations = _read_translations(self.params.ptbxl_translation)
+
+    def report_lines(self, ref: RecordRef) -> list[str]:
+        if ref.source == "ptbxl" and self._translations:
+            text = self._translations.get(ref.native_id)
+            return [text] if text else []
+        if ref.extra.get("report_lines"):
+            return list(ref.extra["report_lines"])
+        if ref.report and ref.report.strip():
+            return [ref.report.strip()]
+        if self.params.labels_as_report:
+            return label_lines(ref.labels)
+        return []
+
+    def skip_reason(self, ref: RecordRef) -> str | None:
+        if not self.report_lines(ref):
+            return "no report text (and no labels to write one from)"
+        langs = self.params.languages
+        if langs and ref.source == "ptbxl" and not self._translations and ref.report_lang not in langs:
+            return f"report language {ref.report_lang or 'unknown'} not in {langs}"
+        return None
+
+    def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
+        (ref,) = item.refs
+        segment = ctx.segment(ref)
+        prompts = load_prompts("report")
+        if self.params.profile == "meit":
+            # MEIT: a fixed instruction, the user turn otherwise empty.
+            template_id = f"meit-{'mimic' if ref.source == 'mimic' else 'ptbxl'}"
+            question = prompts["meit_instruction"]["mimic" if ref.source == "mimic" else "ptbxl"]
+        else:
+            index = int(ctx.rng.integers(len(prompts["questions"])))
+            template_id, question = f"report-q{index:02d}", prompts["questions"][index]
+        answer = render_report(self.report_lines(ref), self.params.profile, self.params.faithful)
+        return [Sample(
+            task=self.task,
+            conversations=[{"from": "human", "value": f"{ECG_TOKEN}\n{question}"}, {"from": "gpt", "value": answer}],
+            segments=[segment],
+            meta={
+                "template_id": template_id,
+                "labels": label_meta(item.refs),
+                "profile": self.params.profile,
+                "report_source": "translation" if self._translations and ref.source == "ptbxl" else
+                                 ("report" if (ref.report or "").strip() else "labels"),
+                "report_lang": "en" if self._translations and ref.source == "ptbxl" else ref.report_lang,
+            },
+        )]
+
+
+def _read_translations(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        column = next((c for c in ("report_en", "report") if c in (reader.fieldnames or [])), None)
+        if "ecg_id" not in (reader.fieldnames or []) or column is None:
+            from ..errors import EcgCorpusError
+
+            raise EcgCorpusError(f"{path}: a translation table needs columns ecg_id and report_en (or report)")
+        return {str(int(float(row["ecg_id"]))): row[column].strip() for row in reader if row[column].strip()}

@@ -1,0 +1,54 @@
+"""build.lock.json: everything needed to check or reproduce a build (no timestamps: deterministic)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+
+from .. import __version__
+from .plan import Plan
+from .shard import UnitResult
+
+LOCK_NAME = "build.lock.json"
+_PINNED = ("wfdb", "neurokit2", "numpy", "scipy", "pandas", "pyarrow", "datasets", "h5py", "openpyxl",
+           "pydantic", "opencv-python-headless", "openai")
+
+
+def dependency_versions() -> dict[str, str | None]:
+    out = {}
+    for name in _PINNED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict]) -> dict:
+    reasons: dict[str, int] = {}
+    for entry in quarantine:
+        key = entry["reason"].split(":")[0][:80]
+        reasons[key] = reasons.get(key, 0) + 1
+    return {
+        "ecgcorpus": __version__,
+        "python": platform.python_version(),
+        "dependencies": dependency_versions(),
+        "manifest": json.loads(plan.manifest.canonical_json()),
+        "manifest_sha256": plan.manifest.digest(),
+        "plan_sha256": plan.digest,
+        "inputs": plan.inputs,
+        "shards": [{"path": r.relpath, "rows": r.rows, "sha256": r.sha256, "unit_id": r.unit_id}
+                   for r in sorted(results, key=lambda r: r.relpath) if r.rows],
+        "quarantine": {"total": len(quarantine), "by_reason": dict(sorted(reasons.items()))},
+    }
+
+
+def write_json(path: str, doc: dict) -> None:
+    import os
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,177 @@
+"""Planning: scan the sources, assign splits, turn builder work items into content-addressed units."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..builders import Builder, WorkItem, builder_class
+from ..errors import EcgCorpusError, SourceError
+from ..manifest import Manifest
+from ..sources import open_source
+from ..types import RecordRef
+from .schema import SignalLayout
+from .splits import assign_split
+
+# How each source stores samples, hence what a lossless copy needs.
+SOURCE_STORAGE = {"sph": "float32", "cpsc2018": "float64", "chapman-figshare": "float64"}
+_BYTES = {"int16": 2, "float32": 4, "float64": 8}
+
+
+@dataclass
+class Unit:
+    """One unit of work = one output shard."""
+
+    unit_id: str
+    config: str
+    split: str
+    builder_index: int
+    items: list[WorkItem]
+    shard_index: int
+    n_shards: int
+    layout: SignalLayout
+
+    @property
+    def relpath(self) -> str:
+        return f"data/{self.config}/{self.split}-{self.shard_index:05d}-of-{self.n_shards:05d}.parquet"
+
+    def rng(self, seed: int) -> np.random.Generator:
+        return np.random.default_rng([seed, int(self.unit_id[:15], 16)])
+
+
+@dataclass
+class Plan:
+    manifest: Manifest
+    units: list[Unit]
+    quarantine: list[dict]                     # scan errors and records a builder cannot use
+    inputs: dict[str, dict]                    # per source: record count, metadata digests, file sizes digest
+    record_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """Changes when the manifest, the inputs or the unit partition change."""
+        blob = json.dumps({"manifest": self.manifest.digest(), "inputs": self.inputs,
+                           "units": [u.unit_id for u in self.units]}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def scan_sources(manifest: Manifest) -> tuple[dict[str, list[RecordRef]], list[dict], dict[str, dict]]:
+    refs_by_source, quarantine, inputs = {}, [], {}
+    for spec in manifest.sources:
+        src = open_source(spec.name, spec.root, **spec.options)
+        refs = []
+        for ref in src.scan():
+            ref.extra["_source_key"] = spec.key
+            refs.append(ref)
+            if spec.limit and len(refs) >= spec.limit:
+                break
+        quarantine += [dict(e.to_dict(), stage="scan", source=spec.key) for e in src.errors]
+        refs_by_source[spec.key] = refs
+        inputs[spec.key] = fingerprint_inputs(spec.root, refs)
+    return refs_by_source, quarantine, inputs
+
+
+def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
+    """sha256 of the metadata files at the root, and a digest of every record file's name and size."""
+    metadata = {}
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if os.path.isfile(path) and os.path.getsize(path) < 512 * 2**20:
+            with open(path, "rb") as f:
+                metadata[name] = hashlib.sha256(f.read()).hexdigest()
+    sizes = hashlib.sha256()
+    for ref in refs:
+        folder, stem = os.path.split(ref.path)
+        for ext in ("", ".hea", ".dat", ".mat", ".h5", ".csv", ".atr"):
+            path = os.path.join(folder, stem + ext)
+            if os.path.isfile(path):
+                sizes.update(f"{os.path.relpath(path, root)}:{os.path.getsize(path)}\n".encode())
+    return {"records": len(refs), "metadata_sha256": metadata, "record_files_sizes_sha256": sizes.hexdigest()}
+
+
+def make_plan(manifest: Manifest) -> Plan:
+    refs_by_source, quarantine, inputs = scan_sources(manifest)
+    splits = {}
+    for refs in refs_by_source.values():
+        for ref in refs:
+            splits[(ref.extra["_source_key"], ref.record_id)] = assign_split(ref, manifest.splits, manifest.seed)
+    units: list[Unit] = []
+    configs = [spec.config_name for spec in manifest.builders]
+    duplicate = next((c for c in configs if configs.count(c) > 1), None)
+    if duplicate:
+        raise EcgCorpusError(f"two builders write config {duplicate!r}: give one of them another `config:` name")
+    for index, spec in enumerate(manifest.builders):
+        builder = builder_class(spec.type)(spec, manifest)
+        keys = spec.sources or [s.key for s in manifest.sources]
+        for key in keys:
+            manifest.source(key)  # unknown keys are a manifest error
+        usable = []
+        for key in keys:
+            for ref in refs_by_source[key]:
+                reason = builder.skip_reason(ref)
+                if reason:
+                    quarantine.append({"record_id": ref.record_id, "file": ref.path, "reason": reason,
+                                       "stage": "builder", "config": builder.config, "source": key})
+                else:
+                    usable.append(ref)
+        items = builder.plan(usable)
+        by_split: dict[str, list[WorkItem]] = {}
+        for item in items:
+            split = splits[(item.refs[0].extra["_source_key"], item.refs[0].record_id)]
+            by_split.setdefault(split, []).append(item)
+        layout = choose_layout(builder, manifest, usable)
+        rows = rows_per_shard(manifest, layout, usable)
+        for split in ("train", "validation", "test"):
+            chunks = [by_split.get(split, [])[i:i + rows] for i in range(0, len(by_split.get(split, [])), rows)]
+            for shard_index, chunk in enumerate(chunks):
+                units.append(Unit(_unit_id(manifest, spec, split, shard_index, chunk), builder.config, split,
+                                  index, chunk, shard_index, len(chunks), layout))
+    counts = {key: len(refs) for key, refs in refs_by_source.items()}
+    return Plan(manifest, units, quarantine, inputs, counts)
+
+
+def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef]) -> SignalLayout:
+    profile = manifest.profile
+    storages = {SOURCE_STORAGE.get(ref.source, "int16") for ref in refs} or {"int16"}
+    if profile.storage != "auto":
+        dtype = profile.storage
+    elif "float64" in storages:
+        dtype = "float64"
+    elif storages == {"int16"} and profile.fs is None:
+        dtype = "int16"
+    else:
+        dtype = "float32"  # float16 sources and resampled int16 both fit losslessly / exactly enough
+    if not builder.fixed_shape or profile.duration_s is None or not profile.pad:
+        return SignalLayout(dtype)
+    lead_sets = {tuple(profile.leads) if profile.leads else ref.leads for ref in refs}
+    rates = {profile.fs or ref.fs for ref in refs}
+    if len(lead_sets) != 1 or len(rates) != 1:
+        return SignalLayout(dtype)
+    (leads,), (fs,) = lead_sets, rates
+    return SignalLayout(dtype, len(leads), int(round(profile.duration_s * fs)))
+
+
+def rows_per_shard(manifest: Manifest, layout: SignalLayout, refs: list[RecordRef]) -> int:
+    out = manifest.output
+    if layout.fixed:
+        per_row = layout.n_leads * layout.n_samples * _BYTES[layout.dtype]
+    else:
+        per_row = max((len(r.leads) * r.n_samples for r in refs), default=1) * _BYTES[layout.dtype]
+    rows = max(1, int(out.target_shard_mb * 2**20 // max(per_row, 1)))
+    return min(rows, out.max_rows_per_shard) if out.max_rows_per_shard else rows
+
+
+def _unit_id(manifest: Manifest, spec, split: str, shard_index: int, items: list[WorkItem]) -> str:
+    blob = json.dumps({
+        "seed": manifest.seed, "builder": spec.model_dump(mode="json"),
+        "profile": manifest.profile.model_dump(mode="json"), "split": split, "shard": shard_index,
+        "items": [item.key for item in items],
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+__all__ = ["Plan", "Unit", "make_plan", "SourceError"]

@@ -1,0 +1,132 @@
+"""Run one unit and write its shard: the function every executor (local pool, datatrove) calls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import traceback
+from dataclasses import asdict, dataclass, field
+
+import pyarrow.parquet as pq
+
+from ..builders import BuildContext, builder_class
+from ..errors import SourceError
+from ..manifest import Manifest
+from .plan import Unit
+from .schema import samples_to_table
+
+STATE_DIR = ".ecgcorpus"
+EMPTY_SHARD = "empty"  # marker sha256 of a unit whose records were all quarantined
+
+
+@dataclass
+class UnitResult:
+    unit_id: str
+    relpath: str
+    rows: int
+    sha256: str
+    records: int
+    quarantine: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+_BUILDERS: dict[tuple[str, int], object] = {}
+
+
+def _builder(manifest: Manifest, index: int):
+    key = (manifest.digest(), index)
+    if key not in _BUILDERS:
+        spec = manifest.builders[index]
+        _BUILDERS[key] = builder_class(spec.type)(spec, manifest)
+    return _BUILDERS[key]
+
+
+def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
+    """Build the unit's samples, write its shard atomically, then its completion marker."""
+    builder = _builder(manifest, unit.builder_index)
+    ctx = BuildContext(manifest, unit.rng(manifest.seed))
+    samples, quarantine = [], []
+    for item in unit.items:
+        try:
+            produced = builder.run(item, ctx)
+        except SourceError as exc:
+            quarantine.append(_entry(item, exc.file, exc.problem, unit))
+            continue
+        except Exception as exc:  # a bug or an odd record must not stop a 800k-record build
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            reason = f"{type(exc).__name__}: {exc} (at {os.path.basename(where.filename)}:{where.lineno})"
+            quarantine.append(_entry(item, item.refs[0].path, reason, unit))
+            continue
+        for sample in produced:
+            sample.split = unit.split
+            samples.append(sample)
+    if samples:
+        table = samples_to_table(samples, [s.content_id(unit.config) for s in samples], unit.layout)
+        sha = write_parquet_atomic(table, os.path.join(out_dir, unit.relpath), manifest)
+    else:
+        # Every record of the unit was quarantined: no shard (readers reject zero-row Parquet files).
+        sha = EMPTY_SHARD
+    result = UnitResult(unit.unit_id, unit.relpath, len(samples), sha, len(unit.items), quarantine)
+    write_marker(out_dir, result)
+    return result
+
+
+def _entry(item, file: str, reason: str, unit: Unit) -> dict:
+    return {"record_id": item.key, "file": file, "reason": reason, "stage": "build", "config": unit.config,
+            "source": item.refs[0].extra.get("_source_key", item.refs[0].source)}
+
+
+def write_parquet_atomic(table, path: str, manifest: Manifest) -> str:
+    out = manifest.output
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(
+        table, tmp,
+        compression=None if out.compression == "none" else out.compression,
+        compression_level=out.compression_level,
+        row_group_size=out.row_group_rows,
+        write_statistics=True,
+    )
+    sha = file_sha256(tmp)
+    os.replace(tmp, path)
+    return sha
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def marker_path(out_dir: str, unit_id: str) -> str:
+    return os.path.join(out_dir, STATE_DIR, "units", f"{unit_id}.json")
+
+
+def write_marker(out_dir: str, result: UnitResult) -> None:
+    path = marker_path(out_dir, result.unit_id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(result.to_json())
+    os.replace(tmp, path)
+
+
+def read_marker(out_dir: str, unit: Unit) -> UnitResult | None:
+    """The unit's result if its shard is complete and unchanged, else None (it will be rebuilt)."""
+    path = marker_path(out_dir, unit.unit_id)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            result = UnitResult(**json.load(f))
+    except (ValueError, TypeError):
+        return None
+    if result.sha256 == EMPTY_SHARD:
+        return result
+    shard = os.path.join(out_dir, unit.relpath)
+    return result if os.path.exists(shard) and result.sha256 == file_sha256(shard) else None

@@ -1,0 +1,207 @@
+"""The manifest: a YAML recipe for one corpus, validated with errors that name the key and line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import EcgCorpusError
+from .leads import CANONICAL_LEADS
+
+SPLITS = ("train", "validation", "test")
+
+
+class ManifestError(EcgCorpusError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSpec(_Strict):
+    name: str = Field(description="source name, as in `ecgcorpus sources list`")
+    root: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, ge=1, description="read only the first N records")
+    alias: str | None = Field(default=None, description="key for builders' `sources:` lists (default: name)")
+
+    @property
+    def key(self) -> str:
+        return self.alias or self.name
+
+
+class SignalProfile(_Strict):
+    fs: float | None = Field(default=None, gt=0, description="resample to this rate; null keeps the native rate")
+    leads: list[str] | None = Field(default=None, description="lead subset by name; null keeps the record's leads")
+    duration_s: float | None = Field(default=None, gt=0, description="crop/pad to this length; null keeps it whole")
+    crop: Literal["start", "center", "random"] = "start"
+    pad: bool = Field(default=True, description="zero-pad records shorter than duration_s (else quarantine)")
+    normalization: Literal["none", "minmax", "minmax_global", "zscore"] = Field(
+        default="none", description="recorded in the card for the trainer; signals are stored raw")
+    storage: Literal["auto", "int16", "float32", "float64"] = "auto"
+
+    @field_validator("leads")
+    @classmethod
+    def _known_leads(cls, leads):
+        if leads is not None:
+            unknown = [name for name in leads if name not in CANONICAL_LEADS]
+            if unknown:
+                raise ValueError(f"unknown lead(s) {unknown}; use {' '.join(CANONICAL_LEADS)}")
+        return leads
+
+
+class BuilderSpec(_Strict):
+    type: str
+    config: str | None = Field(default=None, description="dataset config name (default: the builder type)")
+    sources: list[str] | None = Field(default=None, description="source keys this builder reads (default: all)")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def config_name(self) -> str:
+        return self.config or self.type
+
+
+class SplitPolicy(_Strict):
+    policy: Literal["patient", "official"] = "patient"
+    ratios: dict[Literal["train", "validation", "test"], float] = Field(
+        default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
+
+    @field_validator("ratios")
+    @classmethod
+    def _sum_to_one(cls, ratios):
+        if abs(sum(ratios.values()) - 1.0) > 1e-6:
+            raise ValueError(f"ratios must sum to 1, got {sum(ratios.values()):g}")
+        return ratios
+
+
+class OutputSpec(_Strict):
+    dir: str = "out"
+    target_shard_mb: float = Field(default=256, gt=0)
+    max_rows_per_shard: int | None = Field(default=None, ge=1)
+    row_group_rows: int = Field(default=128, ge=1)
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    compression_level: int | None = None
+    license: str | None = Field(default=None, description="licence of the corpus itself (default: from the sources)")
+
+
+class Manifest(_Strict):
+    name: str
+    description: str | None = None
+    seed: int = 0
+    sources: list[SourceSpec]
+    profile: SignalProfile = Field(default_factory=SignalProfile)
+    builders: list[BuilderSpec]
+    splits: SplitPolicy = Field(default_factory=SplitPolicy)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    llm: dict[str, Any] | None = None
+
+    def source(self, key: str) -> SourceSpec:
+        for spec in self.sources:
+            if spec.key == key:
+                return spec
+        raise ManifestError(f"no source {key!r} in the manifest (have {', '.join(s.key for s in self.sources)})")
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand_env(value: str, where: str) -> str:
+    """``$VAR``, ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(3)
+        if name in os.environ:
+            return os.environ[name]
+        if m.group(2) is not None:
+            return m.group(2)
+        raise ManifestError(f"{where}: environment variable ${name} is not set")
+
+    return _ENV.sub(sub, value)
+
+
+def load_manifest(path: str | os.PathLike, out_dir: str | None = None) -> Manifest:
+    """Read and validate a manifest; relative roots/dirs are taken relative to the manifest's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ManifestError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: a manifest is a mapping (name, sources, builders, …)")
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"]]
+        line = _line_of(node, loc)
+        key = ".".join(str(p) for p in loc)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(Manifest, loc[:-1])
+            msg = f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+        raise ManifestError(f"{path}:{line}: {key}: {msg}") from None
+    base = path.parent
+    for i, spec in enumerate(manifest.sources):
+        root = expand_env(spec.root, f"{path}: sources.{i}.root")
+        spec.root = str((base / root) if not os.path.isabs(root) else Path(root))
+    if out_dir is not None:
+        manifest.output.dir = out_dir
+    else:
+        out = expand_env(manifest.output.dir, f"{path}: output.dir")
+        manifest.output.dir = str(base / out) if not os.path.isabs(out) else out
+    return manifest
+
+
+def _line_of(node, loc) -> int:
+    """The YAML line of the deepest part of ``loc`` that exists in the document (1-based)."""
+    best = node.start_mark.line if node is not None else 0
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            best, node = match[0].start_mark.line, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            best = node.start_mark.line
+        else:
+            break
+    return best + 1
+
+
+def _allowed_keys(model: type[BaseModel], loc) -> list[str]:
+    """Field names of the sub-model at ``loc`` (list indices skipped)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is None:
+            return []
+        model = sub
+    return list(model.model_fields)
