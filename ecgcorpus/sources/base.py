@@ -89,7 +89,14 @@ def ecg_from_wfdb(ref: RecordRef, rec: WfdbSignal) -> ECG:
 
 
 def load_wfdb(ref: RecordRef, record_path: str) -> ECG:
-    return check_finite_leads(ecg_from_wfdb(ref, read_record(record_path)), record_path + ".dat")
+    """Read a WFDB record and check it against what the scan promised (length, rate, live leads)."""
+    rec = read_record(record_path)
+    ecg = ecg_from_wfdb(ref, rec)
+    if (ref.n_samples and ecg.n_samples != ref.n_samples) or (ref.fs and ecg.fs != ref.fs):
+        raise SourceError(record_path + ".hea", f"{ecg.n_samples} samples at {ecg.fs:g} Hz, expected "
+                          f"{ref.n_samples} at {ref.fs:g} Hz", ref.record_id)
+    signal_file = os.path.join(os.path.dirname(record_path), rec.header.signals[0].file)  # .dat or .mat
+    return check_finite_leads(ecg, signal_file)
 
 
 def ecg_from_float(ref: RecordRef, data: np.ndarray, leads: list[str], fs: float, native_dtype: str) -> ECG:

@@ -15,9 +15,9 @@ from ..errors import SourceError
 from ..labels import cpsc_abbreviation_label, snomed_label
 from ..leads import canonical_lead, canonical_order
 from ..types import ECG, Label, RecordRef
-from .base import Source, check_finite_leads, load_wfdb
+from .base import Source, load_wfdb
 from .cpsc2018 import official_split
-from .wfdb_io import read_header
+from .wfdb_io import read_header, read_record
 
 _SEX = {"male": "M", "m": "M", "female": "F", "f": "F"}
 _UNKNOWN = {"", "unknown", "unknows", "nan", "none"}  # "Unknows": typo of the early CinC 2020 release
@@ -32,6 +32,7 @@ class ChapmanWfdb(Source):
     )
     license = "CC BY 4.0"
     homepage = "https://physionet.org/content/ecg-arrhythmia/1.0.0/"
+    _dx_vocabulary = "SNOMED CT id"  # what a #Dx item must be (named in the error)
 
     def header_paths(self) -> list[str]:
         # Globbed, not read from RECORDS: the tree on disk is the truth.
@@ -50,14 +51,17 @@ class ChapmanWfdb(Source):
     def _ref(self, hea: str) -> RecordRef:
         native_id = os.path.basename(hea)[: -len(".hea")]  # not the record line's name: some say "E07500.mat"
         record_id = self.record_id(native_id)
-        header = read_header(hea)
+        try:
+            header = read_header(hea)
+        except SourceError as exc:
+            raise SourceError(exc.file, exc.problem, record_id) from None
         bad_units = sorted({s.units for s in header.signals if s.units.lower() != "mv"})
         if bad_units:
             raise SourceError(hea, f"signal units {', '.join(bad_units)}, expected mV", record_id)
         fields = header.comment_fields()
         labels = self._labels(fields.get("Dx", ""), hea, record_id)
         leads = [canonical_lead(n) for n in header.lead_names]
-        extra = {key.lower(): fields[key] for key in ("Rx", "Hx", "Sx") if _known(fields.get(key))}
+        extra = {key: fields[key] for key in ("Rx", "Hx", "Sx") if _known(fields.get(key))}
         unmapped = [lab.code for lab in labels if lab.snomed is None]
         if unmapped:
             extra["unmapped_codes"] = unmapped
@@ -86,20 +90,15 @@ class ChapmanWfdb(Source):
             labels[item] = label
         return tuple(labels.values())
 
-    _dx_vocabulary = "SNOMED CT id"
-
     def _dx_label(self, item: str) -> Label | None:
-        # Unmapped but well-formed SNOMED ids (e.g. 55827005 in Ningbo) are kept with snomed=None.
+        # Well-formed SNOMED ids outside our tables are kept with snomed=None (listed in extra['unmapped_codes']).
         return snomed_label(item) if item.isdigit() else None
 
     def _extra(self, native_id: str, extra: dict) -> dict:
         return extra
 
     def load(self, ref: RecordRef) -> ECG:
-        ecg = load_wfdb(ref, ref.path)
-        if ecg.n_samples != ref.n_samples:
-            raise SourceError(ref.path + ".hea", f"{ecg.n_samples} samples read, scan saw {ref.n_samples}", ref.record_id)
-        return check_finite_leads(ecg, ref.path + ".mat")
+        return load_wfdb(ref, ref.path)
 
 
 class CincCpsc2018(ChapmanWfdb):
@@ -111,13 +110,12 @@ class CincCpsc2018(ChapmanWfdb):
     )
     license = "CC BY 4.0"
     homepage = "https://physionet.org/content/challenge-2021/"
+    _dx_vocabulary = "SNOMED CT id or CPSC2018 abbreviation"
 
     def header_paths(self) -> list[str]:
         # Pointed at a whole challenge tree, read only its CPSC2018 part (not Georgia, PTB-XL, …).
         top = next((p for p in (self.path("training", "cpsc_2018"), self.path("cpsc_2018")) if os.path.isdir(p)), self.root)
         return sorted(glob.glob(os.path.join(top, "**", "*.hea"), recursive=True))
-
-    _dx_vocabulary = "SNOMED CT id or CPSC2018 abbreviation"
 
     def _dx_label(self, item: str) -> Label | None:
         return snomed_label(item) if item.isdigit() else cpsc_abbreviation_label(item)
