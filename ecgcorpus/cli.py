@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 
 import click
 
 from . import __version__
-from .errors import EcgCorpusError
-
-
-class UserError(click.ClickException):
-    exit_code = 1
-
-
-def user_errors(fn):
-    """Turn our errors into a one-line message and exit code 1 (a traceback only with --debug)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (EcgCorpusError, FileNotFoundError, PermissionError) as exc:
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            raise UserError(str(exc)) from None
-
-    return wrapper
+from .cli_common import UserError, user_errors
 
 
 @click.group()
@@ -189,6 +169,35 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
         total = sum(summary.samples.values())
         click.echo(f"built {total} samples ({', '.join(f'{c}/{s} {n}' for (c, s), n in sorted(summary.samples.items()))}); "
                    f"quarantined {summary.quarantined}; output {summary.out_dir}")
+
+# --- commands that live beside their subsystem (ecgcorpus/cli_*.py) --------------------------------
+# Each module defines one click command or group; listed here so `ecgcorpus --help` shows them all.
+_SUBCOMMANDS = (
+    "ecgcorpus.cli_synth:synth",
+    "ecgcorpus.cli_localize:localize",
+    "ecgcorpus.cli_audit:audit",
+    "ecgcorpus.cli_audit:show",
+    "ecgcorpus.cli_export:export",
+    "ecgcorpus.cli_export:push",
+)
+
+
+def _register_subcommands() -> None:
+    import importlib
+
+    for target in _SUBCOMMANDS:
+        module, name = target.split(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # that subsystem is not part of this version
+                continue
+            raise
+        main.add_command(getattr(mod, name))
+
+
+_register_subcommands()
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

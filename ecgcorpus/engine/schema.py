@@ -44,6 +44,7 @@ def ecg_struct(layout: SignalLayout) -> pa.StructType:
         ("leads", pa.list_(pa.string())),
         ("start", pa.int64()),          # first sample, native rate of the record
         ("stop", pa.int64()),           # end (exclusive), native rate
+        ("record_samples", pa.int64()), # length of the whole record, native rate (bounds check)
         ("gain", pa.list_(pa.float64())),      # ADC units per mV per lead (1.0 for float storage)
         ("baseline", pa.list_(pa.int64())),    # ADC zero per lead (0 for float storage)
         ("signal", layout.signal_type()),      # leads × samples
@@ -84,6 +85,7 @@ def hf_features(layout: SignalLayout) -> dict:
             "fs": {"dtype": "float64", "_type": "Value"},
             "leads": {"feature": string, "_type": "List"},
             "start": {"dtype": "int64", "_type": "Value"}, "stop": {"dtype": "int64", "_type": "Value"},
+            "record_samples": {"dtype": "int64", "_type": "Value"},
             "gain": {"feature": {"dtype": "float64", "_type": "Value"}, "_type": "List"},
             "baseline": {"feature": {"dtype": "int64", "_type": "Value"}, "_type": "List"},
             "signal": signal,
@@ -123,6 +125,7 @@ def _ecg_structs(segments, layout: SignalLayout) -> pa.StructArray:
         pa.array([list(seg.ecg.leads) for seg in segments], pa.list_(pa.string())),
         pa.array([seg.start for seg in segments], pa.int64()),
         pa.array([seg.native_stop for seg in segments], pa.int64()),
+        pa.array([seg.ref.n_samples for seg in segments], pa.int64()),
         pa.array([_gain(seg, layout) for seg in segments], pa.list_(pa.float64())),
         pa.array([_baseline(seg, layout) for seg in segments], pa.list_(pa.int64())),
         signal,
