@@ -46,6 +46,12 @@ class Corpus:
             out.append(Shard(path, str(path.relative_to(self.root)), path.parent.name, path.name.split("-")[0]))
         return out
 
+    @staticmethod
+    def signal_dtype(shard: Shard) -> str:
+        """How the shard stores signals: int16 (ADC units with gains), float32 or float64 (mV)."""
+        signal = pq.read_schema(shard.path).field("ecgs").type.value_type.field("signal").type
+        return str(signal.value_type.value_type.to_pandas_dtype().__name__)
+
     def batches(self, shard: Shard, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         yield from pq.ParquetFile(shard.path).iter_batches(batch_size=64, columns=columns)
 

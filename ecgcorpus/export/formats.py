@@ -82,11 +82,13 @@ def export_corpus(root: str, fmt: str, out_dir: str, signals: str = "npy") -> di
     corpus = Corpus(root)
     os.makedirs(out_dir, exist_ok=True)
     written: dict[str, list] = {}
+    dtypes = {shard.relpath: corpus.signal_dtype(shard) for shard in corpus.shards()}
     for shard, row in corpus.rows():
         text = " ".join(t["value"] for t in row["conversations"])
         if text.count(ECG_TOKEN) != len(row["ecgs"]) or text.count(IMAGE_TOKEN) != len(row["images"]):
             raise EcgCorpusError(f"{shard.relpath}: sample {row['id']} has placeholders that do not match its media")
-        ecg_paths = [write_ecg(e, out_dir, f"{row['id']}_{i}", signals) for i, e in enumerate(row["ecgs"])]
+        ecg_paths = [write_ecg(e, out_dir, f"{row['id']}_{i}", signals, dtypes[shard.relpath])
+                     for i, e in enumerate(row["ecgs"])]
         image_paths = [write_image(img, out_dir, f"{row['id']}_{i}") for i, img in enumerate(row["images"])]
         bucket = written.setdefault(f"{shard.config}_{shard.split}", [])
         bucket.extend(convert(row, ecg_paths, image_paths, len(bucket)))

@@ -9,7 +9,7 @@ import numpy as np
 from ..corpus import ecg_to_mv
 
 
-def write_ecg(ecg: dict, out_dir: str, stem: str, kind: str) -> str:
+def write_ecg(ecg: dict, out_dir: str, stem: str, kind: str, stored_dtype: str) -> str:
     """``npy``: float32 mV, leads × samples. ``wfdb``: a WFDB record (int16 + gains where stored so)."""
     os.makedirs(os.path.join(out_dir, "ecgs"), exist_ok=True)
     if kind == "npy":
@@ -18,12 +18,11 @@ def write_ecg(ecg: dict, out_dir: str, stem: str, kind: str) -> str:
         return rel
     import wfdb
 
-    signal = np.asarray(ecg["signal"])
     leads = list(ecg["leads"])
     common = dict(record_name=stem, fs=ecg["fs"], units=["mV"] * len(leads), sig_name=leads,
                   write_dir=os.path.join(out_dir, "ecgs"), comments=[f"ecgcorpus record {ecg['record_id']}"])
-    if signal.dtype == np.int16:
-        wfdb.wrsamp(d_signal=signal.T.astype(np.int16), fmt=["16"] * len(leads), adc_gain=list(ecg["gain"]),
+    if stored_dtype == "int16":
+        wfdb.wrsamp(d_signal=np.asarray(ecg["signal"], dtype=np.int16).T, fmt=["16"] * len(leads), adc_gain=list(ecg["gain"]),
                     baseline=[int(b) for b in ecg["baseline"]], **common)
     else:  # float sources: 1 µV resolution (gain 1000), wfdb picks nothing lossy beyond that
         wfdb.wrsamp(p_signal=ecg_to_mv(ecg).T, fmt=["32"] * len(leads), adc_gain=[1000.0] * len(leads),
