@@ -92,6 +92,20 @@ class OutputSpec(_Strict):
     license: str | None = Field(default=None, description="licence of the corpus itself (default: from the sources)")
 
 
+class ClusterSpec(_Strict):
+    """How `--executor datatrove` runs the units (not part of what is built: excluded from the hash)."""
+
+    backend: Literal["local", "slurm", "ray"] = "local"
+    workers: int = Field(default=-1, description="tasks running at once (-1: all / as many as cores)")
+    partition: str | None = None        # slurm
+    time: str = "04:00:00"              # slurm time limit per task
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2
+    job_name: str = "ecgcorpus"
+    venv_path: str | None = None        # slurm: environment to activate on the nodes
+    sbatch_args: dict[str, Any] = Field(default_factory=dict)
+
+
 class Manifest(_Strict):
     name: str
     description: str | None = None
@@ -102,6 +116,7 @@ class Manifest(_Strict):
     splits: SplitPolicy = Field(default_factory=SplitPolicy)
     output: OutputSpec = Field(default_factory=OutputSpec)
     llm: dict[str, Any] | None = None
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
 
     def source(self, key: str) -> SourceSpec:
         for spec in self.sources:
@@ -110,7 +125,9 @@ class Manifest(_Strict):
         raise ManifestError(f"no source {key!r} in the manifest (have {', '.join(s.key for s in self.sources)})")
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """What the corpus depends on: everything but where it is written and how it runs."""
+        data = self.model_dump(mode="json", exclude={"cluster": True, "output": {"dir"}})
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()

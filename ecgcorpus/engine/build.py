@@ -55,7 +55,9 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     reused = len(results)
     bar = Progress(sum(len(u.items) for u in todo), desc=f"building {manifest.name}", enabled=progress)
     try:
-        for result in run_units(todo, plan, out_dir, workers or default_workers(), executor):
+        for result in run_units(plan.units if executor == "datatrove" else todo, plan, out_dir, workers, executor):
+            if result.unit_id in results:
+                continue  # datatrove reports finished units too
             results[result.unit_id] = result
             bar.update(result)
     finally:
@@ -70,10 +72,15 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     return BuildSummary(out_dir, samples, len(quarantine), len(todo), reused)
 
 
-def run_units(units, plan: Plan, out_dir: str, workers: int, executor: str):
+def run_units(units, plan: Plan, out_dir: str, workers: int | None, executor: str):
     if executor == "local":
-        return run_local(units, plan.manifest, out_dir, workers)
-    raise BuildError(f"unknown executor {executor!r} (available: local)")
+        return run_local(units, plan.manifest, out_dir, workers or default_workers())
+    if executor == "datatrove":
+        from .datatrove_executor import run_datatrove
+
+        # datatrove ranks index the whole plan (stable across reruns); finished units are skipped inside.
+        return run_datatrove(units, plan.manifest, out_dir, workers)
+    raise BuildError(f"unknown executor {executor!r} (available: local, datatrove)")
 
 
 def prepare_output(out_dir: str, plan: Plan, resume: bool) -> None:
