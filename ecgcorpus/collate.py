@@ -1,11 +1,13 @@
 """Turn a batch of corpus rows into a float tensor of ECGs, vectorized (no Python loop per sample).
 
     ds = datasets.load_dataset("parquet", data_dir="out/demo/data/report")["train"].with_format("arrow")
-    loader = torch.utils.data.DataLoader(ds, batch_size=32, collate_fn=collate_ecgs)
+    sampler = torch.utils.data.BatchSampler(torch.utils.data.RandomSampler(ds), batch_size=32, drop_last=False)
+    loader = torch.utils.data.DataLoader(ds, sampler=sampler, batch_size=None, collate_fn=collate_ecgs)
     for signals in loader: ...   # (n_ecgs, leads, samples) float32 in mV
 
-Works on any batch ``datasets`` hands out in Arrow format (a pyarrow Table / RecordBatch), or on a
-list of such single-row tables (what a DataLoader with ``batch_size`` passes). int16 signals are
+The sampler hands ``ds[list_of_indices]`` (one Arrow table per batch) to the collate function;
+``for table in ds.iter(batch_size=32): collate_ecgs(table)`` works too. A list of single-row
+tables is also accepted. int16 signals are
 converted with their per-lead gain and baseline: mV = (adc − baseline) / gain. Variable-length
 signals are zero-padded to the longest in the batch; ``lengths`` gives the true lengths.
 """

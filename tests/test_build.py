@@ -155,7 +155,8 @@ def test_load_dataset_both_ways_and_collate(reference_build, fixture_tree):
     row = by_card["train"][0]
     assert row["conversations"][0]["value"].count("<ecg>") == len(row["ecgs"]) == 1
     ds = by_card["train"].with_format("arrow")
-    loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate_ecgs)
+    sampler = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(ds), batch_size=4, drop_last=False)
+    loader = torch.utils.data.DataLoader(ds, sampler=sampler, batch_size=None, collate_fn=collate_ecgs)
     batch = next(iter(loader))
     assert batch.dtype == torch.float32 and batch.shape == (4, 12, 5000)
     first = ds[0:1].column("ecgs")[0][0].as_py()
