@@ -181,12 +181,12 @@ def load_manifest(path: str | os.PathLike, out_dir: str | None = None) -> Manife
     base = path.parent
     for i, spec in enumerate(manifest.sources):
         root = expand_env(spec.root, f"{path}: sources.{i}.root")
-        spec.root = str((base / root) if not os.path.isabs(root) else Path(root))
+        spec.root = os.path.normpath(base / root) if not os.path.isabs(root) else root
     if out_dir is not None:
         manifest.output.dir = out_dir
     else:
         out = expand_env(manifest.output.dir, f"{path}: output.dir")
-        manifest.output.dir = str(base / out) if not os.path.isabs(out) else out
+        manifest.output.dir = os.path.normpath(base / out) if not os.path.isabs(out) else out
     return manifest
 
 
