@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
@@ -71,21 +72,28 @@ class Source:
         return f"{self.name}:{native_id}"
 
 
+@lru_cache(maxsize=256)
+def _lead_plan(names: tuple[str, ...]) -> tuple[tuple[str, ...], list[int] | None, list[int], list[int]]:
+    """(canonical leads, full order or None if already canonical, columns that move, where they come from)."""
+    order = canonical_order(names)
+    if order == list(range(len(order))):
+        return names, None, [], []
+    moved = [i for i, j in enumerate(order) if i != j]
+    return tuple(names[i] for i in order), order, moved, [order[i] for i in moved]
+
+
 def ecg_from_wfdb(ref: RecordRef, rec: WfdbSignal) -> ECG:
     """A WFDB read as an ECG in canonical lead order (leads located by name)."""
-    order = canonical_order(rec.names)
-    if order == list(range(len(order))):
-        order = slice(None)  # already canonical (PTB-XL, Chapman): skip the reordering copy
-    return ECG(
-        record_id=ref.record_id,
-        fs=rec.header.fs,
-        leads=tuple(np.asarray(rec.names, dtype=object)[order]),
-        physical=None if rec.physical is None else rec.physical[order],
-        digital=rec.digital[order],  # a strided view of the .dat frames when order is identity
-        gain=rec.gain[order],
-        baseline=rec.baseline[order],
-        native_dtype="int16",
-    )
+    leads, order, moved, sources = _lead_plan(tuple(rec.names))
+    if order is None:  # already canonical (PTB-XL, Chapman): the digital array is a view of the frames
+        return ECG(record_id=ref.record_id, fs=rec.header.fs, leads=leads, physical=rec.physical,
+                   digital=rec.digital, gain=rec.gain, baseline=rec.baseline, native_dtype="int16")
+    frames = rec.digital.T   # e.g. MIMIC's aVF/aVL: copy the frames, then swap only the columns that move
+    reordered = frames.copy()
+    reordered[:, moved] = frames[:, sources]
+    return ECG(record_id=ref.record_id, fs=rec.header.fs, leads=leads,
+               physical=None if rec.physical is None else rec.physical[order], digital=reordered.T,
+               gain=rec.gain[order], baseline=rec.baseline[order], native_dtype="int16")
 
 
 def load_wfdb(ref: RecordRef, record_path: str) -> ECG:
@@ -95,7 +103,7 @@ def load_wfdb(ref: RecordRef, record_path: str) -> ECG:
     if (ref.n_samples and ecg.n_samples != ref.n_samples) or (ref.fs and ecg.fs != ref.fs):
         raise SourceError(record_path + ".hea", f"{ecg.n_samples} samples at {ecg.fs:g} Hz, expected "
                           f"{ref.n_samples} at {ref.fs:g} Hz", ref.record_id)
-    signal_file = os.path.join(os.path.dirname(record_path), rec.header.signals[0].file)  # .dat or .mat
+    signal_file = os.path.join(os.path.dirname(record_path), rec.header.files[0])  # .dat or .mat
     return check_finite_leads(ecg, signal_file)
 
 
@@ -115,7 +123,7 @@ def check_finite_leads(ecg: ECG, file: str) -> ECG:
     """A lead that is NaN from start to end carries no signal: an error, not a silent zero lead."""
     if ecg.physical is None and ecg.digital is not None:
         # Digital sources: test the ADC values, so that the float signal stays lazy.
-        if not ecg.digital.size or ecg.digital.min() != WFDB_INVALID_16:
+        if not ecg.digital.size or ecg.digital.ravel(order="K").min() != WFDB_INVALID_16:
             return ecg
         dead_rows = (ecg.digital == WFDB_INVALID_16).all(axis=1)
     else:

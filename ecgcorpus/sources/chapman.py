@@ -55,7 +55,7 @@ class ChapmanWfdb(Source):
             header = read_header(hea)
         except SourceError as exc:
             raise SourceError(exc.file, exc.problem, record_id) from None
-        bad_units = sorted({s.units for s in header.signals if s.units.lower() != "mv"})
+        bad_units = sorted({u for u in header.layout.units if u.lower() != "mv"})
         if bad_units:
             raise SourceError(hea, f"signal units {', '.join(bad_units)}, expected mV", record_id)
         fields = header.comment_fields()

@@ -34,6 +34,19 @@ class SignalSpec:
     name: str
 
 
+@dataclass(frozen=True)
+class StorageLayout:
+    """How the signals are stored: what the fast path needs, parsed once per distinct header layout."""
+
+    fmts: tuple[str, ...]
+    offsets: tuple[int, ...]
+    gains: np.ndarray          # ADC units per mV
+    baselines: np.ndarray
+    units: tuple[str, ...]
+    adc_res: tuple[int, ...]
+    adc_zero: tuple[int, ...]
+
+
 @dataclass
 class WfdbHeader:
     path: str                   # header file path
@@ -43,19 +56,32 @@ class WfdbHeader:
     n_samples: int
     base_time: str | None
     base_date: str | None
-    signals: list[SignalSpec]
+    rows: list[list[str]]       # the signal lines, split on whitespace
+    layout: StorageLayout
     comments: list[str] = field(default_factory=list)
 
     @property
+    def files(self) -> list[str]:
+        return [row[0] for row in self.rows]
+
+    @property
     def lead_names(self) -> list[str]:
-        return [s.name for s in self.signals]
+        return [" ".join(row[8:]) if len(row) > 8 else f"sig{i}" for i, row in enumerate(self.rows)]
+
+    @property
+    def signals(self) -> list[SignalSpec]:
+        """Every field of every signal line (initial values and checksums included)."""
+        lay = self.layout
+        return [SignalSpec(row[0], lay.fmts[i], lay.offsets[i], float(lay.gains[i]), int(lay.baselines[i]),
+                           lay.units[i], lay.adc_res[i], lay.adc_zero[i],
+                           int(row[5]) if len(row) > 5 else None, int(row[6]) if len(row) > 6 else None, name)
+                for i, (row, name) in enumerate(zip(self.rows, self.lead_names))]
 
     @property
     def fast_path_ok(self) -> bool:
         """True when every signal is plain fmt 16 in one file (PTB-XL, MIMIC, Chapman/CinC MAT v4)."""
-        files = {s.file for s in self.signals}
-        offsets = {s.byte_offset for s in self.signals}
-        return len(files) == 1 and len(offsets) == 1 and all(s.fmt == "16" for s in self.signals)
+        lay = self.layout
+        return len(set(self.files)) == 1 and len(set(lay.offsets)) == 1 and set(lay.fmts) == {"16"}
 
     def comment_fields(self) -> dict[str, str]:
         """``#Age: 85`` style comments as a dict (keys as written, stripped)."""
@@ -87,7 +113,7 @@ def read_header(hea_path: str | os.PathLike) -> WfdbHeader:
         stripped = line.strip()
         if not stripped:
             continue
-        if stripped.startswith("#"):
+        if stripped[0] == "#":
             comments.append(stripped[1:].strip())
         else:
             rows.append(stripped.split())
@@ -101,34 +127,49 @@ def read_header(hea_path: str | os.PathLike) -> WfdbHeader:
         n_samples = int(rec[3]) if len(rec) > 3 else 0
     except (ValueError, IndexError):
         raise SourceError(hea_path, f"malformed record line {' '.join(rec)!r}") from None
-    if len(rows) - 1 < n_sig:
+    signal_rows = rows[1 : 1 + n_sig]
+    if len(signal_rows) < n_sig:
         raise SourceError(hea_path, f"record line announces {n_sig} signals but {len(rows) - 1} signal lines follow")
-    signals = [_parse_signal_line(hea_path, row) for row in rows[1 : 1 + n_sig]]
+    for row in signal_rows:
+        if len(row) < 2:
+            raise SourceError(hea_path, f"malformed signal line {' '.join(row)!r}")
+    try:
+        # Cached on the storage columns (identical across a database's records); file names vary, so
+        # they are not part of the key.
+        layout = _storage_layout(tuple(tuple(row[1:5]) for row in signal_rows))
+    except (ValueError, IndexError):
+        bad = next(row for row in signal_rows if not _line_ok(row))
+        raise SourceError(hea_path, f"malformed signal line {' '.join(bad)!r}") from None
     return WfdbHeader(
         path=hea_path, record_name=record_name, n_sig=n_sig, fs=fs, n_samples=n_samples,
         base_time=rec[4] if len(rec) > 4 else None, base_date=rec[5] if len(rec) > 5 else None,
-        signals=signals, comments=comments,
+        rows=signal_rows, layout=layout, comments=comments,
     )
 
 
-def _parse_signal_line(hea_path: str, row: list[str]) -> SignalSpec:
+def _line_ok(row: list[str]) -> bool:
     try:
-        fmt, offset, gain, baseline, units, adc_res, adc_zero = _storage_fields(*row[1:5])
-        return SignalSpec(
-            file=row[0], fmt=fmt, byte_offset=offset, gain=gain, baseline=baseline, units=units,
-            adc_res=adc_res, adc_zero=adc_zero,
-            init_value=int(row[5]) if len(row) > 5 else None,
-            checksum=int(row[6]) if len(row) > 6 else None,
-            name=" ".join(row[8:]) if len(row) > 8 else f"sig{row[0]}",
-        )
+        _storage_fields(*row[1:5])
+        int(row[5]) if len(row) > 5 else None
+        return True
     except (ValueError, IndexError):
-        raise SourceError(hea_path, f"malformed signal line {' '.join(row)!r}") from None
+        return False
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
+def _storage_layout(columns: tuple[tuple[str, ...], ...]) -> StorageLayout:
+    fields = [_storage_fields(*cols) for cols in columns]
+    gains = np.array([f[2] for f in fields], dtype=np.float64)
+    baselines = np.array([f[3] for f in fields], dtype=np.int64)
+    gains.flags.writeable = baselines.flags.writeable = False   # shared between headers via the cache
+    return StorageLayout(
+        fmts=tuple(f[0] for f in fields), offsets=tuple(f[1] for f in fields), gains=gains, baselines=baselines,
+        units=tuple(f[4] for f in fields), adc_res=tuple(f[5] for f in fields), adc_zero=tuple(f[6] for f in fields),
+    )
+
+
 def _storage_fields(fmt_field: str, gain_field: str = "", res_field: str = "0", zero_field: str = "0"):
-    """fmt[+offset], gain(baseline)/units, ADC resolution, ADC zero. Cached: a corpus repeats these
-    four fields on every line of every record, and this runs 12 times per record."""
+    """fmt[+offset], gain(baseline)/units, ADC resolution, ADC zero of one signal line."""
     fmt, _, offset = fmt_field.partition("+")
     fmt = fmt.partition("x")[0].partition(":")[0]
     int(fmt)
@@ -143,27 +184,30 @@ def _storage_fields(fmt_field: str, gain_field: str = "", res_field: str = "0", 
 
 def read_fmt16(header: WfdbHeader) -> np.ndarray:
     """The digital samples of a fmt-16 record, shape (samples, signals), int16, read with numpy."""
-    spec = header.signals[0]
-    dat_path = os.path.join(os.path.dirname(header.path), spec.file)
-    frame = 2 * header.n_sig
+    dat_path = os.path.join(os.path.dirname(header.path), header.rows[0][0])
+    byte_offset = header.layout.offsets[0]
+    expected = byte_offset + 2 * header.n_sig * header.n_samples
     try:
-        size = os.path.getsize(dat_path)
+        fd = os.open(dat_path, os.O_RDONLY)
     except FileNotFoundError:
         raise SourceError(dat_path, "signal file missing (named in the header)") from None
-    expected = spec.byte_offset + frame * header.n_samples
-    if size < expected:
-        raise SourceError(
-            dat_path,
-            f"truncated: {size} bytes, header says {header.n_samples} samples × {header.n_sig} signals "
-            f"(+{spec.byte_offset} header bytes) = {expected} bytes",
-        )
-    if size > expected and header.n_samples:
-        # More data than announced: wfdb silently ignores it, we report it as a length mismatch.
-        raise SourceError(dat_path, f"length mismatch: {size} bytes but the header announces {expected}")
-    with open(dat_path, "rb") as f:
-        f.seek(spec.byte_offset)
-        buf = f.read(frame * header.n_samples)
-    return np.frombuffer(buf, dtype="<i2").reshape(header.n_samples, header.n_sig)
+    try:
+        size = os.fstat(fd).st_size
+        if size < expected:
+            raise SourceError(
+                dat_path,
+                f"truncated: {size} bytes, header says {header.n_samples} samples × {header.n_sig} signals "
+                f"(+{byte_offset} header bytes) = {expected} bytes",
+            )
+        if size > expected and header.n_samples:
+            # More data than announced: wfdb silently ignores it, we report it as a length mismatch.
+            raise SourceError(dat_path, f"length mismatch: {size} bytes but the header announces {expected}")
+        frames = np.empty((header.n_samples, header.n_sig), dtype="<i2")
+        if os.preadv(fd, [frames], byte_offset) != frames.nbytes:
+            raise SourceError(dat_path, "short read (file changed while reading?)")
+    finally:
+        os.close(fd)
+    return frames
 
 
 def digital_to_physical(digital: np.ndarray, gain: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -201,8 +245,7 @@ def read_record(record_path: str | os.PathLike, header: WfdbHeader | None = None
     record_path = str(record_path)
     header = header or read_header(record_path + ".hea")
     names = [canonical_lead(n) for n in header.lead_names]
-    gain = np.array([s.gain for s in header.signals], dtype=np.float64)
-    baseline = np.array([s.baseline for s in header.signals], dtype=np.int64)
+    gain, baseline = header.layout.gains, header.layout.baselines
     if header.fast_path_ok:
         return WfdbSignal(header, read_fmt16(header).T, gain, baseline, names)
     return _read_with_wfdb(record_path, header, names, gain, baseline)
@@ -220,7 +263,7 @@ def _read_with_wfdb(record_path, header, names, gain, baseline) -> WfdbSignal:
     digital = np.ascontiguousarray(rec.d_signal.T)
     if digital.shape[1] != header.n_samples:
         raise SourceError(record_path + ".dat", f"length mismatch: {digital.shape[1]} samples, header says {header.n_samples}")
-    invalid = np.array([_invalid_value(s.fmt) for s in header.signals])[:, None]
+    invalid = np.array([_invalid_value(fmt) for fmt in header.layout.fmts])[:, None]
     physical = digital.astype(np.float64)
     physical -= baseline[:, None]
     physical /= gain[:, None]
