@@ -3,8 +3,9 @@
     python bench/bench_build.py [--records 500] [--scale 10]
 
 1. Rate: on the same fixture records (MIMIC-IV-ECG layout), time (a) loading every record with the
-   source loader and (b) `ecgcorpus build` of report samples with one worker (plan, load, profile,
-   Arrow, zstd Parquet, lock, card). Prints build rate / loader rate.
+   source loader (our fast path), (b) wfdb.rdsamp, and (c) a build of report samples in this process
+   (plan, load, profile, Arrow, zstd Parquet, lock, card), with 1 worker and with one per core.
+   Prints build rate / loader rate for each.
 2. Memory: peak RSS of a one-worker build on N records and on scale×N records (separate processes).
 """
 
@@ -33,13 +34,33 @@ MANIFEST = textwrap.dedent("""\
 """)
 
 
-def loader_rate(root: str) -> tuple[float, int]:
+def loader_rates(root: str) -> tuple[float, float, int]:
+    import wfdb
+
     src = open_source("mimic", root)
     refs = list(src.scan())
     t0 = time.perf_counter()
     for ref in refs:
         src.load(ref)
-    return len(refs) / (time.perf_counter() - t0), len(refs)
+    fast = len(refs) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for ref in refs:
+        wfdb.rdsamp(ref.path)
+    return fast, len(refs) / (time.perf_counter() - t0), len(refs)
+
+
+def build_rate(root: str, out: str, workers: int, n: int) -> float:
+    from ecgcorpus.engine.build import build
+    from ecgcorpus.manifest import load_manifest
+
+    manifest = os.path.join(os.path.dirname(out), "rate.yaml")
+    with open(manifest, "w") as f:
+        f.write(MANIFEST.format(root=root, out=out))
+    spec = load_manifest(manifest)
+    build(spec, workers=workers, resume=False, progress=False)       # warm-up: imports, page cache
+    t0 = time.perf_counter()
+    build(spec, workers=workers, resume=False, progress=False)
+    return n / (time.perf_counter() - t0)
 
 
 def build_in_subprocess(root: str, out: str, workers: int = 1) -> tuple[float, float]:
@@ -65,16 +86,21 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         small = write_fixtures(os.path.join(tmp, "small"), records=args.records, seed=0)["mimic-iv-ecg"]
-        rate_load, n = loader_rate(str(small))
-        seconds, rss_small = build_in_subprocess(str(small), os.path.join(tmp, "out-small"))
-        rate_build = n / seconds
-        print(f"{n} records: loader {rate_load:.0f} rec/s, build (1 worker, end to end) {rate_build:.0f} rec/s, "
-              f"ratio {rate_build / rate_load:.2f}")
+        rate_load, rate_wfdb, n = loader_rates(str(small))
+        cores = len(os.sched_getaffinity(0))
+        rate_build = build_rate(str(small), os.path.join(tmp, "out-rate"), 1, n)
+        rate_pool = build_rate(str(small), os.path.join(tmp, "out-rate"), cores, n)
+        print(f"{n} records: loader (fast path) {rate_load:.0f} rec/s, wfdb.rdsamp {rate_wfdb:.0f} rec/s")
+        print(f"build, 1 worker: {rate_build:.0f} rec/s = {rate_build / rate_load:.2f} of the loader, "
+              f"{rate_build / rate_wfdb:.2f} of wfdb.rdsamp")
+        print(f"build, {cores} workers: {rate_pool:.0f} rec/s = {rate_pool / rate_load:.2f} of the loader")
+        _, rss_small = build_in_subprocess(str(small), os.path.join(tmp, "out-small"))
         big = write_fixtures(os.path.join(tmp, "big"), records=args.records * args.scale, seed=0)["mimic-iv-ecg"]
         _, rss_big = build_in_subprocess(str(big), os.path.join(tmp, "out-big"))
         print(f"peak RSS: {rss_small:.0f} MiB at {n} records, {rss_big:.0f} MiB at {n * args.scale} records "
               f"(ratio {rss_big / rss_small:.2f})")
-    print(f"RESULT build build_over_loader={rate_build / rate_load:.2f} rss_ratio_{args.scale}x={rss_big / rss_small:.2f} "
+    print(f"RESULT build build_over_loader={rate_build / rate_load:.2f} pool_over_loader={rate_pool / rate_load:.2f} "
+          f"build_over_wfdb_rdsamp={rate_build / rate_wfdb:.2f} rss_ratio_{args.scale}x={rss_big / rss_small:.2f} "
           f"build_rec_per_s={rate_build:.0f} loader_rec_per_s={rate_load:.0f} rss_mib={rss_small:.0f}/{rss_big:.0f}")
 
 

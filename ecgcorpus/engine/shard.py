@@ -65,7 +65,7 @@ def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
             samples.append(sample)
     if samples:
         table = samples_to_table(samples, [s.content_id(unit.config) for s in samples], unit.layout)
-        sha = write_parquet_atomic(table, os.path.join(out_dir, unit.relpath), manifest)
+        sha = write_parquet_atomic(table, os.path.join(out_dir, unit.relpath), manifest, unit.layout.dtype)
     else:
         # Every record of the unit was quarantined: no shard (readers reject zero-row Parquet files).
         sha = EMPTY_SHARD
@@ -79,7 +79,15 @@ def _entry(item, file: str, reason: str, unit: Unit) -> dict:
             "source": item.refs[0].extra.get("_source_key", item.refs[0].source)}
 
 
-def write_parquet_atomic(table, path: str, manifest: Manifest) -> str:
+SIGNAL_COLUMN = "ecgs.list.element.signal.list.element.list.element"
+# Signals are smooth: delta encoding halves int16 shards and triples write speed; floats compress
+# better byte-split. Dictionaries and min/max statistics only where they help (short string columns).
+_SIGNAL_ENCODING = {"int16": "DELTA_BINARY_PACKED", "float32": "BYTE_STREAM_SPLIT", "float64": "BYTE_STREAM_SPLIT"}
+_DICTIONARY_COLUMNS = ["task", "split", "ecgs.list.element.source", "ecgs.list.element.leads.list.element"]
+_STATISTICS_COLUMNS = ["id", "task", "split"]
+
+
+def write_parquet_atomic(table, path: str, manifest: Manifest, signal_dtype: str) -> str:
     out = manifest.output
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -88,7 +96,9 @@ def write_parquet_atomic(table, path: str, manifest: Manifest) -> str:
         compression=None if out.compression == "none" else out.compression,
         compression_level=out.compression_level,
         row_group_size=out.row_group_rows,
-        write_statistics=True,
+        use_dictionary=_DICTIONARY_COLUMNS,
+        write_statistics=_STATISTICS_COLUMNS,
+        column_encoding={SIGNAL_COLUMN: _SIGNAL_ENCODING[signal_dtype]},
     )
     sha = file_sha256(tmp)
     os.replace(tmp, path)

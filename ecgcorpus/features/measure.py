@@ -1,0 +1,267 @@
+"""Waveform measurements of one ECG lead with neurokit2: rate, intervals, P/R/T waves, axis.
+
+Every value is Optional: what neurokit2 could not find stays None (never a default number), and
+``reasons`` says why. Two sets of definitions:
+
+- ``standard`` (default): ``ecg_clean`` → ``ecg_peaks`` → ``ecg_delineate(method="prominence")``;
+  per beat PR = P onset → QRS onset, QRS = QRS onset → QRS offset, QT = QRS onset → T offset,
+  each the median over the beats where both ends were found; rate from the mean RR; QTc by Bazett
+  (QT / √RR). On genuine PTB-XL records the ``dwt`` delineator places QRS onsets/offsets 50–100 ms
+  outside the complex (QRS ≈ 180–230 ms on normal ECGs), ``prominence`` gives 70–100 ms.
+- ``ecgchat``: ECG-Chat's ``signal_analysis.py`` (YubaoZhao/ECG-Chat): ``method="dwt"``, PR = P onset
+  → Q peak, QRS = Q peak → S peak, QT = R onset → T offset, means over beats truncated to whole ms,
+  QTc = QT/√RR, and the P/R/T "peaks" as mean sample indices. Only its gaps differ: where it writes 0
+  for "not found" we keep None.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from ..types import ECG
+
+Definitions = Literal["standard", "ecgchat"]
+
+MIN_BEATS = 3            # fewer R peaks than this: no rate, nothing else
+MIN_SECONDS = 4.0        # shortest NaN-free stretch worth delineating
+MIN_R_SNR = 3.0          # median |R| over the robust SD of the lead; white noise gives ~1.5
+RATE_RANGE = (20, 300)   # bpm; outside it the detector found noise, not beats
+MIN_BEAT_FRACTION = 0.5  # an interval needs both ends found in at least half of the beats
+# Outside these the delineator has locked onto the wrong wave; the value is dropped, not clipped.
+PLAUSIBLE_MS = {"pr": (60, 400), "qrs": (40, 250), "qt": (200, 700)}
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What neurokit2 measured on one lead; None = not measured (see ``reasons``)."""
+
+    lead: str
+    fs: float
+    definitions: str = "standard"
+    quality: str = "failed"                 # ok (rate and all intervals) | partial | failed (no rate)
+    reasons: tuple[str, ...] = ()
+    n_beats: int | None = None              # R peaks detected
+    heart_rate_bpm: int | None = None       # 60000 / mean RR
+    rr_ms: int | None = None                # mean RR
+    pr_ms: int | None = None
+    qrs_ms: int | None = None
+    qt_ms: int | None = None
+    qtc_ms: int | None = None               # Bazett: QT / sqrt(RR in s)
+    p_present: bool | None = None           # the delineator found the wave in ≥ half of the beats
+    r_present: bool | None = None
+    t_present: bool | None = None
+    p_amplitude_mv: float | None = None     # median of the cleaned lead at the wave's peak
+    r_amplitude_mv: float | None = None
+    t_amplitude_mv: float | None = None
+    p_peak_index: int | None = None         # ecgchat only: mean sample index of the peaks (sic)
+    r_peak_index: int | None = None
+    t_peak_index: int | None = None
+    axis_deg: int | None = None             # frontal QRS axis from leads I and aVF
+
+    @property
+    def measured(self) -> dict[str, int | float | bool]:
+        """The fields that hold a measurement."""
+        skip = {"lead", "fs", "definitions", "quality", "reasons"}
+        return {k: v for k, v in asdict(self).items() if k not in skip and v is not None}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+def measure(ecg: ECG, lead: str = "II", definitions: Definitions = "standard") -> Measurements:
+    """Measure ``lead`` of ``ecg``; leads I and aVF, when present, give the axis."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # neurokit2 warns on every short or noisy record
+        return _measure(ecg, lead, definitions)
+
+
+def _measure(ecg: ECG, lead: str, definitions: Definitions) -> Measurements:
+    import neurokit2 as nk
+
+    base = Measurements(lead=lead, fs=float(ecg.fs), definitions=definitions)
+    if lead not in ecg.leads:
+        return replace(base, reasons=(f"no lead {lead}",))
+    x, offset = _longest_finite_run(ecg.lead(lead))
+    fs = float(ecg.fs)
+    if x.size < MIN_SECONDS * fs:
+        return replace(base, reasons=(f"less than {MIN_SECONDS:g} s without missing samples",))
+    clean = np.asarray(nk.ecg_clean(x, sampling_rate=fs))
+    if np.ptp(clean) < 1e-6:
+        return replace(base, reasons=("flat signal",))
+    try:
+        _, info = nk.ecg_peaks(clean, sampling_rate=fs, method="neurokit")
+    except Exception as exc:  # neurokit2 raises plain Exceptions on degenerate input
+        return replace(base, reasons=(f"R-peak detection failed: {exc}",))
+    r = np.asarray(info["ECG_R_Peaks"], dtype=int)
+    failure = _peaks_failure(clean, r, fs)
+    if failure:
+        return replace(base, n_beats=int(r.size), reasons=(failure,))
+    rr = np.diff(r) / fs
+    out = replace(base, n_beats=int(r.size))
+    try:
+        method = "dwt" if definitions == "ecgchat" else "prominence"
+        _, waves = nk.ecg_delineate(clean, r, sampling_rate=fs, method=method)
+    except Exception as exc:
+        waves, out = None, replace(out, reasons=(f"delineation failed: {exc}",))
+    if definitions == "ecgchat":
+        out = _ecgchat(out, r, rr, waves)
+    else:
+        out = _standard(out, clean, r, rr, waves)
+    out = replace(out, axis_deg=_axis(ecg, r + offset, fs))
+    complete = all(v is not None for v in (out.rr_ms, out.pr_ms, out.qrs_ms, out.qt_ms))
+    return replace(out, quality="ok" if complete else "partial")
+
+
+def _longest_finite_run(x: np.ndarray) -> tuple[np.ndarray, int]:
+    finite = np.isfinite(x)
+    if finite.all():
+        return x, 0
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.view(np.int8), [0]))))
+    starts, stops = edges[::2], edges[1::2]
+    if starts.size == 0:
+        return x[:0], 0
+    i = int(np.argmax(stops - starts))
+    return x[starts[i]:stops[i]], int(starts[i])
+
+
+def _peaks_failure(clean: np.ndarray, r: np.ndarray, fs: float) -> str | None:
+    """Why the R peaks are not beats (too few, implausible rate, indistinguishable from noise)."""
+    if r.size < MIN_BEATS:
+        return f"fewer than {MIN_BEATS} R peaks detected"
+    rate = 60.0 / float(np.mean(np.diff(r) / fs))
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        return f"implausible rate {rate:.0f} bpm from the detected peaks"
+    spread = 1.4826 * float(np.median(np.abs(clean - np.median(clean))))
+    snr = float(np.median(np.abs(clean[r]))) / spread if spread > 0 else math.inf
+    if snr < MIN_R_SNR:
+        return f"R peaks do not stand out of the signal (ratio {snr:.1f} < {MIN_R_SNR:g}): noise, not beats"
+    return None
+
+
+def _rate_fields(out: Measurements, rr: np.ndarray, truncate: bool) -> Measurements:
+    mean_rr = float(np.mean(rr))
+    rr_ms = int(mean_rr * 1000) if truncate else int(round(mean_rr * 1000))
+    return replace(out, rr_ms=rr_ms, heart_rate_bpm=int(round(60.0 / mean_rr)))
+
+
+# --- standard definitions ------------------------------------------------------------------------
+
+# (wave key, search window around each R peak in s, which candidate: the last before or first after)
+_WINDOWS = {
+    "ECG_P_Onsets": (-0.40, -0.02, "last"), "ECG_P_Peaks": (-0.35, -0.02, "last"),
+    "ECG_R_Onsets": (-0.15, 0.0, "last"), "ECG_R_Offsets": (0.0, 0.20, "first"),
+    "ECG_T_Peaks": (0.05, 0.60, "first"), "ECG_T_Offsets": (0.10, 0.70, "first"),
+}
+
+
+def _per_beat(waves: dict, key: str, r: np.ndarray, fs: float) -> np.ndarray:
+    """One position per R peak (NaN where none): delineators may drop or add entries."""
+    lo, hi, side = _WINDOWS[key]
+    pos = np.asarray([p for p in waves.get(key, []) if p is not None and p == p], dtype=float)
+    out = np.full(r.size, np.nan)
+    for i, peak in enumerate(r):
+        hit = pos[(pos >= peak + lo * fs) & (pos <= peak + hi * fs)]
+        if hit.size:
+            out[i] = hit.max() if side == "last" else hit.min()
+    return out
+
+
+def _interval(name: str, start: np.ndarray, stop: np.ndarray, fs: float, reasons: list[str]) -> int | None:
+    d = (stop - start) * 1000.0 / fs
+    d = d[np.isfinite(d)]
+    if d.size < max(2, MIN_BEAT_FRACTION * start.size):
+        reasons.append(f"{name.upper()} ends found in {d.size} of {start.size} beats")
+        return None
+    value = int(round(float(np.median(d))))
+    lo, hi = PLAUSIBLE_MS[name]
+    if not lo <= value <= hi:
+        reasons.append(f"{name.upper()} {value} ms outside {lo}–{hi} ms: delineation unreliable")
+        return None
+    return value
+
+
+def _standard(out: Measurements, clean: np.ndarray, r: np.ndarray, rr: np.ndarray, waves) -> Measurements:
+    fs = out.fs
+    out = _rate_fields(out, rr, truncate=False)
+    r_amp = round(float(np.median(clean[r])), 3)
+    out = replace(out, r_present=True, r_amplitude_mv=r_amp)
+    if waves is None:
+        return out
+    reasons = list(out.reasons)
+    beat = {key: _per_beat(waves, key, r, fs) for key in _WINDOWS}
+    pr = _interval("pr", beat["ECG_P_Onsets"], beat["ECG_R_Onsets"], fs, reasons)
+    qrs = _interval("qrs", beat["ECG_R_Onsets"], beat["ECG_R_Offsets"], fs, reasons)
+    qt = _interval("qt", beat["ECG_R_Onsets"], beat["ECG_T_Offsets"], fs, reasons)
+    qtc = int(round(qt / math.sqrt(out.rr_ms / 1000.0))) if qt is not None else None
+    fields = {"pr_ms": pr, "qrs_ms": qrs, "qt_ms": qt, "qtc_ms": qtc}
+    for wave, key in (("p", "ECG_P_Peaks"), ("t", "ECG_T_Peaks")):
+        found = beat[key][np.isfinite(beat[key])].astype(int)
+        present = found.size >= MIN_BEAT_FRACTION * r.size
+        fields[f"{wave}_present"] = present
+        fields[f"{wave}_amplitude_mv"] = round(float(np.median(clean[found])), 3) if present else None
+    return replace(out, reasons=tuple(reasons), **fields)
+
+
+# --- ECG-Chat definitions ------------------------------------------------------------------------
+
+def _ecgchat(out: Measurements, r: np.ndarray, rr: np.ndarray, waves) -> Measurements:
+    """ECG-Chat's numbers, computed as its signal_analysis.py does (index-paired, means, int())."""
+    fs = out.fs
+    out = _rate_fields(out, rr, truncate=True)
+    if waves is None:
+        return out
+
+    def col(key: str) -> np.ndarray:
+        values = np.asarray([np.nan if v is None else v for v in waves.get(key, [])], dtype=float)
+        return np.pad(values, (0, max(0, r.size - values.size)), constant_values=np.nan)[:r.size]
+
+    def mean_ms(d: np.ndarray) -> int | None:
+        d = d[np.isfinite(d)]
+        return int(float(np.mean(d)) / fs * 1000) if d.size else None
+
+    def mean_index(a: np.ndarray) -> int | None:
+        a = a[np.isfinite(a)]
+        return int(float(np.mean(a / 1000)) * 1000) if a.size else None
+
+    pr = mean_ms(col("ECG_Q_Peaks") - col("ECG_P_Onsets"))
+    qrs = mean_ms(col("ECG_S_Peaks") - col("ECG_Q_Peaks"))
+    qt = mean_ms(col("ECG_T_Offsets") - col("ECG_R_Onsets"))
+    mean_rr = float(np.mean(rr))
+    qtc = int(qt / 1000 / math.sqrt(mean_rr) * 1000) if qt is not None else None
+    missing = [name for name, v in (("PR", pr), ("QRS", qrs), ("QT", qt)) if v is None]
+    reasons = out.reasons + ((f"not delineated: {', '.join(missing)}",) if missing else ())
+    return replace(out, reasons=reasons, pr_ms=pr, qrs_ms=qrs, qt_ms=qt, qtc_ms=qtc,
+                   p_peak_index=mean_index(col("ECG_P_Peaks")), r_peak_index=mean_index(r.astype(float)),
+                   t_peak_index=mean_index(col("ECG_T_Peaks")))
+
+
+# --- axis ----------------------------------------------------------------------------------------
+
+def _axis(ecg: ECG, r: np.ndarray, fs: float) -> int | None:
+    """Frontal QRS axis: atan2 of the net QRS deflections (max + min within ±60 ms of R) in aVF and I."""
+    if not {"I", "aVF"} <= set(ecg.leads) or r.size < MIN_BEATS:
+        return None
+    import neurokit2 as nk
+
+    half = int(round(0.06 * fs))
+    net = {}
+    for name in ("I", "aVF"):
+        x = ecg.lead(name)
+        if not np.isfinite(x).all():
+            return None
+        x = np.asarray(nk.ecg_clean(x, sampling_rate=fs))  # removes the baseline the sum would double
+        beats = [x[max(0, p - half):p + half + 1] for p in r]
+        deflections = [float(np.max(b) + np.min(b)) for b in beats if b.size]
+        if len(deflections) < MIN_BEATS:
+            return None
+        net[name] = float(np.median(deflections))
+    if abs(net["I"]) + abs(net["aVF"]) < 1e-3:  # no measurable QRS in either lead
+        return None
+    return int(round(math.degrees(math.atan2(net["aVF"], net["I"]))))

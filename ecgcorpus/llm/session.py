@@ -1,0 +1,52 @@
+"""A session: one endpoint, its cache and its transport, with the run's counters."""
+
+from __future__ import annotations
+
+import sys
+
+from .batch import BatchFetcher
+from .cache import ResponseCache
+from .client import OnlineFetcher
+from .config import Endpoint
+from .fetch import Collect, FetchReport
+from .jobs import Job, Outcome, resolve
+
+
+def announce(line: str) -> None:
+    """One status line on stderr (stdout stays the command's own summary)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+class LlmSession:
+    """``resolve(jobs)`` through the cache and, for what it lacks, the configured transport.
+
+    ``fetch``: "auto" (the manifest's mode), "online", "cache" (never send) or a Collect."""
+
+    def __init__(self, endpoint: Endpoint, fetch="auto", progress: bool | None = None):
+        self.endpoint = endpoint
+        self.cache = ResponseCache(endpoint.cache_path)
+        mode = endpoint.config.mode if fetch == "auto" else fetch
+        if isinstance(mode, Collect):
+            self._fetch = mode
+        elif mode == "online":
+            self._fetch = OnlineFetcher(endpoint, self.cache, progress)
+        elif mode == "batch":
+            self._fetch = BatchFetcher(endpoint, self.cache, announce)
+        elif mode == "cache":
+            self._fetch = None
+        else:
+            raise ValueError(f"unknown fetch mode {mode!r}")
+        self.report = FetchReport()
+
+    def resolve(self, jobs: list[Job]) -> list[Outcome]:
+        return resolve(jobs, self.cache, self._fetch, self.report)
+
+    def summary(self) -> str:
+        """Cache hits/misses, what was fetched or failed, and what this run paid."""
+        cache = self.cache
+        return (f"cache {cache.hits} hits / {cache.misses} misses · fetched {self.report.fetched}, "
+                f"failed {len(self.report.failed)}, retries {self.report.retries} · this run: "
+                f"{self.report.spent.describe(self.endpoint.config)}")
+
+    def close(self) -> None:
+        self.cache.close()
