@@ -179,6 +179,7 @@ _SUBCOMMANDS = (
     "ecgcorpus.cli_audit:show",
     "ecgcorpus.cli_export:export",
     "ecgcorpus.cli_export:push",
+    "ecgcorpus.llm.cli:llm",
 )
 
 

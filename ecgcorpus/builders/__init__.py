@@ -9,6 +9,12 @@ from .base import Builder, BuildContext, WorkItem
 
 BUILDERS: dict[str, str] = {
     "report": "ecgcorpus.builders.report:ReportBuilder",
+    "comparison": "ecgcorpus.builders.comparison:ComparisonBuilder",
+    "features": "ecgcorpus.builders.features:FeaturesBuilder",
+    "label_qa": "ecgcorpus.builders.label_qa:LabelQABuilder",
+    "llm_qa": "ecgcorpus.builders.llm_qa:LlmQaBuilder",
+    "localization": "ecgcorpus.builders.localization:LocalizationBuilder",
+    "rhythm_strips": "ecgcorpus.builders.localization_strips:RhythmStripBuilder",
 }
 
 

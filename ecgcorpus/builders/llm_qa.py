@@ -21,7 +21,6 @@ lacks itself (online mode), so it is correct on its own. Same cache + same manif
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +39,7 @@ from ..llm.session import LlmSession, announce
 from ..sample import Sample
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
+from .qa_groups import acquired_at, patient_groups
 
 SINGLE_FAMILIES = ("basic_features", "rhythm", "morphology", "report", "diagnosis")
 FAMILIES = (*SINGLE_FAMILIES, "conversation", "comparison")
@@ -145,37 +145,27 @@ class LlmQaBuilder(Builder):
     def skip_reason(self, ref: RecordRef) -> str | None:
         if not ctxt.has_facts(ref):
             return "no report or diagnostic statements for the LLM to work from"
-        if self.comparison and (not ref.patient_id or ctxt.acquired_date(ref) is None):
+        if self.comparison and (not ref.patient_id or acquired_at(ref) is None):
             return "no patient id or acquisition date (needed to group one patient's ECGs)"
         return None
 
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         if self.endpoint is None:
-            announce(f"{self.config}: skipped (llm_qa) — {self.disabled}")
+            announce(f"{self.config}: skipped — {self.disabled}")
             return []
-        items = self.group(refs) if self.comparison else [WorkItem((ref,)) for ref in refs]
+        items = self.items(refs)
         self.prefetch(items)
         return items
 
+    def items(self, refs: list[RecordRef]) -> list[WorkItem]:
+        """The work items, without sending anything: one per record, or one patient's group of ECGs."""
+        return self.group(refs) if self.comparison else [WorkItem((ref,)) for ref in refs]
+
     def group(self, refs: list[RecordRef]) -> list[WorkItem]:
-        """One patient's ECGs sorted by date, cut into groups of group_size[0]..group_size[1]."""
+        """One patient's ECGs in time order, cut into groups of group_size[0]..group_size[1] (the same
+        partition as the comparison builder's for the same seed and sizes)."""
         lo, hi = self.params.group_size
-        by_patient: dict[tuple[str, str], list[RecordRef]] = defaultdict(list)
-        for ref in refs:
-            by_patient[(ref.extra.get("_source_key", ref.source), ref.patient_id)].append(ref)
-        items = []
-        for key in sorted(by_patient):
-            series = sorted(by_patient[key], key=lambda r: (ctxt.acquired_date(r), r.acquired or "", r.record_id))
-            rng = self._rng("group", *key)
-            start = 0
-            while len(series) - start >= lo:
-                left = len(series) - start
-                n = min(int(rng.integers(lo, hi + 1)), left)
-                if left - n < lo and left <= hi:
-                    n = left  # a tail too short for a group of its own joins this one
-                items.append(WorkItem(tuple(series[start:start + n])))
-                start += n
-        return items
+        return [WorkItem(group) for group in patient_groups(refs, lo, hi, self.manifest.seed)]
 
     def prefetch(self, items: list[WorkItem]) -> None:
         """Send every request the items need (generation, then scoring) into the cache."""
@@ -195,6 +185,11 @@ class LlmQaBuilder(Builder):
         if self._session is None:
             self._session = LlmSession(self.endpoint)
         return self._session
+
+    def use_session(self, session: LlmSession) -> None:
+        """Route this builder's requests through ``session`` (e.g. one that only collects them)."""
+        self.endpoint = session.endpoint
+        self._session = session
 
     def _rng(self, *parts: str) -> np.random.Generator:
         blob = "|".join((str(self.manifest.seed), self.config, *map(str, parts)))
@@ -246,14 +241,16 @@ class LlmQaBuilder(Builder):
 
     def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
         session = self.session()
+        send = self.llm.mode == "online"   # batch: only plan() submits (one batch, not one per item); offline: never
         tasks = self.tasks_for(item)
-        outcomes = session.resolve([self.generation_job(item, task) for task in tasks])
+        outcomes = session.resolve([self.generation_job(item, task) for task in tasks], send, progress=False)
         self._raise_unless_ok(item, [(task.name, out) for task, out in zip(tasks, outcomes)])
         entries = [(task, out, j, entry) for task, out in zip(tasks, outcomes)
                    for j, entry in enumerate(render.item_entries(task.qtype, out.value))]
         scores: list[Outcome | None] = [None] * len(entries)
         if self.scoring:
-            scores = session.resolve([self.scoring_job(item, task, entry) for task, _, _, entry in entries])
+            scores = session.resolve([self.scoring_job(item, task, entry) for task, _, _, entry in entries], send,
+                                     progress=False)
             self._raise_unless_ok(item, [(f"quality score of {t.name} item {j}", s)
                                          for (t, _, j, _), s in zip(entries, scores)])
         segments = [ctx.segment(ref) for ref in item.refs]
@@ -271,6 +268,10 @@ class LlmQaBuilder(Builder):
                 meta.update(dates=dates, day_gaps=gaps)
             samples.append(Sample(task=SAMPLE_TASK.get(task.family, "llm_qa"), conversations=turns,
                                   segments=list(segments), meta=meta))
+        if not samples:   # nothing silent: a work item gives samples or a quarantine reason
+            found = ", ".join(str(s.value.score) for s in scores if s is not None)
+            raise LlmItemError(item.refs[0].path, f"every LLM item scored under the quality threshold "
+                               f"{self.params.quality.threshold} (scores {found})", item.key)
         self._count(ctx, outcomes, [s for s in scores if s is not None], len(samples), dropped)
         return samples
 

@@ -79,36 +79,33 @@ FEATURES: dict[str, Feature] = {f.key: f for f in (
              Condition("very_prolonged", "longer than 500 ms", ">", 500)),
             note="Bazett"),
     Feature("axis_deg", "frontal QRS axis", "°",
-            ((-30, 90, "normal axis (−30° to +90°)"), (-90, -31, "left axis deviation (−31° to −90°)"),
-             (91, 180, "right axis deviation (+91° to +180°)"), (-180, -91, "extreme axis deviation (−91° to −180°)")),
+            ((-30, 90, "normal axis (−30° to +90°)"),
+             (-90, -31, "left axis deviation (−31° to −90°)"),
+             (91, 180, "right axis deviation (+91° to +180°)"),
+             (-180, -91, "extreme axis deviation (−91° to −180°)")),
             (Condition("left", "deviated to the left (beyond −30°)", "<", -30),
              Condition("right", "deviated to the right (beyond +90°)", ">", 90))),
 )}
 
 
 def wave_suffix(m: Measurements, faithful: bool = False) -> str:
-    """``RR: … PR: … QRS: … QT/QTc: …/… P/R/T Wave: …/…/…`` (ECG-Chat's wfep string, without its leading space).
+    """ECG-Chat's wfep string ``RR: … PR: … QRS: … QT/QTc: …/… P/R/T Wave: …/…/…`` (no leading space).
 
     Intervals in ms. ``faithful``: P/R/T are ECG-Chat's mean sample indices of the peaks (use with
-    ``measure(definitions="ecgchat")``); otherwise each wave's median amplitude in mV, or ``absent``
-    where the delineator found it in fewer than half of the beats. ``NA`` marks what was not
-    measured (ECG-Chat writes 0 there, indistinguishable from a number).
+    ``measure(definitions="ecgchat")``); otherwise each wave's median amplitude in mV, where the
+    delineator found the wave in at least half of the beats. ``NA`` marks what was not measured
+    (ECG-Chat writes 0 there, indistinguishable from a number).
     """
 
     def num(v) -> str:
         return "NA" if v is None else str(v)
 
-    def wave(present, amplitude) -> str:
-        if present is None:
-            return "NA"
-        if not present or amplitude is None:
-            return "absent"
-        return f"{amplitude:.2f}".replace("-0.00", "0.00")
+    def amplitude(v) -> str:
+        return "NA" if v is None else f"{v:.2f}".replace("-0.00", "0.00")
 
     if faithful:
         p, r, t = num(m.p_peak_index), num(m.r_peak_index), num(m.t_peak_index)
     else:
-        p, r, t = (wave(m.p_present, m.p_amplitude_mv), wave(m.r_present, m.r_amplitude_mv),
-                   wave(m.t_present, m.t_amplitude_mv))
+        p, r, t = amplitude(m.p_amplitude_mv), amplitude(m.r_amplitude_mv), amplitude(m.t_amplitude_mv)
     return (f"RR: {num(m.rr_ms)} PR: {num(m.pr_ms)} QRS: {num(m.qrs_ms)} "
             f"QT/QTc: {num(m.qt_ms)}/{num(m.qtc_ms)} P/R/T Wave: {p}/{r}/{t}")

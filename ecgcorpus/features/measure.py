@@ -29,7 +29,8 @@ Definitions = Literal["standard", "ecgchat"]
 
 MIN_BEATS = 3            # fewer R peaks than this: no rate, nothing else
 MIN_SECONDS = 4.0        # shortest NaN-free stretch worth delineating
-MIN_R_SNR = 3.0          # median |R| over the robust SD of the lead; white noise gives ~1.5
+MIN_R_RATIO = 1.5        # median |R| over the robust SD of the lead (see _peaks_failure)
+MIN_SIMILARITY = 0.9     # median correlation of the QRS complexes with their median complex
 RATE_RANGE = (20, 300)   # bpm; outside it the detector found noise, not beats
 MIN_BEAT_FRACTION = 0.5  # an interval needs both ends found in at least half of the beats
 # Outside these the delineator has locked onto the wrong wave; the value is dropped, not clipped.
@@ -52,7 +53,7 @@ class Measurements:
     qrs_ms: int | None = None
     qt_ms: int | None = None
     qtc_ms: int | None = None               # Bazett: QT / sqrt(RR in s)
-    p_present: bool | None = None           # the delineator found the wave in ≥ half of the beats
+    p_present: bool | None = None           # True: found in ≥ half of the beats; never False (see _standard)
     r_present: bool | None = None
     t_present: bool | None = None
     p_amplitude_mv: float | None = None     # median of the cleaned lead at the wave's peak
@@ -101,8 +102,8 @@ def _measure(ecg: ECG, lead: str, definitions: Definitions) -> Measurements:
         return replace(base, reasons=(f"R-peak detection failed: {exc}",))
     r = np.asarray(info["ECG_R_Peaks"], dtype=int)
     failure = _peaks_failure(clean, r, fs)
-    if failure:
-        return replace(base, n_beats=int(r.size), reasons=(failure,))
+    if failure:  # the peaks are not beats: not even their count is a measurement
+        return replace(base, reasons=(f"{failure} ({r.size} peaks found)",))
     rr = np.diff(r) / fs
     out = replace(base, n_beats=int(r.size))
     try:
@@ -132,16 +133,31 @@ def _longest_finite_run(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _peaks_failure(clean: np.ndarray, r: np.ndarray, fs: float) -> str | None:
-    """Why the R peaks are not beats (too few, implausible rate, indistinguishable from noise)."""
+    """Why the R peaks are not beats: too few, an implausible rate, or peaks of noise.
+
+    Two measures: the median |R| over the robust SD of the lead, and the median correlation of each
+    ±60 ms complex with the median complex. In our trials (white, pink, brown, Laplace and
+    heavy-tailed noise vs genuine PTB-XL/SPH/CPSC/Chapman and synthetic lead II) noise reached a
+    similarity of 0.93 only with |R|/SD ≈ 1.2 and otherwise stayed ≤ 0.88 even at |R|/SD ≈ 5;
+    ECGs gave ≥ 0.93 and ≥ 2.5.
+    """
     if r.size < MIN_BEATS:
         return f"fewer than {MIN_BEATS} R peaks detected"
     rate = 60.0 / float(np.mean(np.diff(r) / fs))
     if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
         return f"implausible rate {rate:.0f} bpm from the detected peaks"
     spread = 1.4826 * float(np.median(np.abs(clean - np.median(clean))))
-    snr = float(np.median(np.abs(clean[r]))) / spread if spread > 0 else math.inf
-    if snr < MIN_R_SNR:
-        return f"R peaks do not stand out of the signal (ratio {snr:.1f} < {MIN_R_SNR:g}): noise, not beats"
+    ratio = float(np.median(np.abs(clean[r]))) / spread if spread > 0 else math.inf
+    half = int(round(0.06 * fs))
+    complexes = np.array([clean[p - half:p + half + 1] for p in r if p >= half and p + half < clean.size])
+    if len(complexes) < MIN_BEATS:
+        return f"fewer than {MIN_BEATS} complete QRS complexes"
+    template = np.median(complexes, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = float(np.nanmedian([np.corrcoef(c, template)[0, 1] for c in complexes]))
+    if ratio < MIN_R_RATIO or not similarity >= MIN_SIMILARITY:
+        return (f"R peaks look like noise, not beats (|R|/SD {ratio:.1f}, need {MIN_R_RATIO:g}; "
+                f"complex similarity {similarity:.2f}, need {MIN_SIMILARITY:g})")
     return None
 
 
@@ -203,9 +219,11 @@ def _standard(out: Measurements, clean: np.ndarray, r: np.ndarray, rr: np.ndarra
     fields = {"pr_ms": pr, "qrs_ms": qrs, "qt_ms": qt, "qtc_ms": qtc}
     for wave, key in (("p", "ECG_P_Peaks"), ("t", "ECG_T_Peaks")):
         found = beat[key][np.isfinite(beat[key])].astype(int)
-        present = found.size >= MIN_BEAT_FRACTION * r.size
-        fields[f"{wave}_present"] = present
-        fields[f"{wave}_amplitude_mv"] = round(float(np.median(clean[found])), 3) if present else None
+        if found.size >= MIN_BEAT_FRACTION * r.size:
+            fields[f"{wave}_present"] = True
+            fields[f"{wave}_amplitude_mv"] = round(float(np.median(clean[found])), 3)
+        else:  # a delineator cannot tell a missing wave from a missed one: absence is never claimed
+            reasons.append(f"{wave.upper()} wave found in {found.size} of {r.size} beats")
     return replace(out, reasons=tuple(reasons), **fields)
 
 
@@ -222,24 +240,23 @@ def _ecgchat(out: Measurements, r: np.ndarray, rr: np.ndarray, waves) -> Measure
         values = np.asarray([np.nan if v is None else v for v in waves.get(key, [])], dtype=float)
         return np.pad(values, (0, max(0, r.size - values.size)), constant_values=np.nan)[:r.size]
 
-    def mean_ms(d: np.ndarray) -> int | None:
-        d = d[np.isfinite(d)]
-        return int(float(np.mean(d)) / fs * 1000) if d.size else None
+    def mean(values: np.ndarray) -> float | None:  # its dropna(): the mean of the finite values
+        values = values[np.isfinite(values)]
+        return float(np.mean(values)) if values.size else None
 
-    def mean_index(a: np.ndarray) -> int | None:
-        a = a[np.isfinite(a)]
-        return int(float(np.mean(a / 1000)) * 1000) if a.size else None
+    def ms(seconds: float | None) -> int | None:
+        return None if seconds is None else int(seconds * 1000)
 
-    pr = mean_ms(col("ECG_Q_Peaks") - col("ECG_P_Onsets"))
-    qrs = mean_ms(col("ECG_S_Peaks") - col("ECG_Q_Peaks"))
-    qt = mean_ms(col("ECG_T_Offsets") - col("ECG_R_Onsets"))
-    mean_rr = float(np.mean(rr))
-    qtc = int(qt / 1000 / math.sqrt(mean_rr) * 1000) if qt is not None else None
+    pr = ms(mean((col("ECG_Q_Peaks") - col("ECG_P_Onsets")) / fs))
+    qrs = ms(mean((col("ECG_S_Peaks") - col("ECG_Q_Peaks")) / fs))
+    qt_s = mean((col("ECG_T_Offsets") - col("ECG_R_Onsets")) / fs)
+    qt, qtc = ms(qt_s), (None if qt_s is None else int(qt_s / math.sqrt(float(np.mean(rr))) * 1000))
+    index = lambda a: ms(mean(a / 1000))  # noqa: E731  (sic: a sample index, /1000 then ×1000)
     missing = [name for name, v in (("PR", pr), ("QRS", qrs), ("QT", qt)) if v is None]
     reasons = out.reasons + ((f"not delineated: {', '.join(missing)}",) if missing else ())
     return replace(out, reasons=reasons, pr_ms=pr, qrs_ms=qrs, qt_ms=qt, qtc_ms=qtc,
-                   p_peak_index=mean_index(col("ECG_P_Peaks")), r_peak_index=mean_index(r.astype(float)),
-                   t_peak_index=mean_index(col("ECG_T_Peaks")))
+                   p_peak_index=index(col("ECG_P_Peaks")), r_peak_index=index(r.astype(float)),
+                   t_peak_index=index(col("ECG_T_Peaks")))
 
 
 # --- axis ----------------------------------------------------------------------------------------

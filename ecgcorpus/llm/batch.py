@@ -118,9 +118,15 @@ class BatchFetcher:
 
     def __call__(self, requests: list[Request]) -> FetchReport:
         report = FetchReport()
-        submitted = [self.submit(chunk) for chunk in self.chunks(requests)]
-        for sha, batch_id, bodies in submitted:
-            self.collect(sha, self.wait(batch_id), bodies, report)
+        for attempt in range(self.config.batch.retry_failed + 1):
+            submitted = [self.submit(chunk) for chunk in self.chunks(requests)]
+            for sha, batch_id, bodies in submitted:
+                self.collect(sha, self.wait(batch_id), bodies, report)
+            requests = [(key, body) for key, body in requests if key in report.failed]
+            if not requests:
+                break
+            if attempt < self.config.batch.retry_failed:
+                report.retries += len(requests)
         return report
 
     def chunks(self, requests: list[Request]) -> Iterator[list[Request]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import inspect
+import importlib
 import json
 import random
 import sys
@@ -25,8 +25,6 @@ from .config import Endpoint
 from .errors import LlmError
 from .fetch import FetchReport, Request, run_sync
 
-_SDK_PARAMS = frozenset(inspect.signature(openai.AsyncOpenAI(api_key="-").chat.completions.create).parameters) - {
-    "extra_headers", "extra_query", "extra_body", "timeout"}
 _RETRY_STATUS = {408, 409}
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 
@@ -48,7 +46,7 @@ class OnlineFetcher:
         client = openai.AsyncOpenAI(base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0,
                                     timeout=self.config.timeout_s, http_client=_http_client(self.config.concurrency))
         pending = iter(requests)
-        state = {"ok": 0, "unreachable": 0}
+        state = {"ok": 0, "failed": 0}
         bar = _bar(len(requests), self.endpoint.model) if self.progress else None
 
         async def worker():
@@ -60,12 +58,15 @@ class OnlineFetcher:
                     report.fetched += 1
                     report.spent.add(body["model"], "online", *usage_of(response))
                     state["ok"] += 1
-                    state["unreachable"] = 0
                 else:
                     report.failed[key] = reason
-                    state["unreachable"] += reason.startswith("unreachable")
-                    if state["ok"] == 0 and state["unreachable"] >= 2 * self.config.concurrency:
-                        raise LlmError(f"cannot reach {self.endpoint.describe()}: {reason}")
+                    state["failed"] += 1
+                    # Nothing has worked yet and many have failed: a setup problem (unreachable endpoint,
+                    # unsupported response_format …), not bad luck. Stop instead of failing every record.
+                    if state["ok"] == 0 and state["failed"] >= 2 * self.config.concurrency:
+                        what = "cannot reach" if reason.startswith("unreachable") else "cannot use"
+                        raise LlmError(f"{what} {self.endpoint.describe()}: the first {state['failed']} "
+                                       f"requests failed, e.g. {reason}")
                 if bar is not None:
                     bar.update(1)
 
@@ -79,14 +80,14 @@ class OnlineFetcher:
 
     async def _one(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> tuple[dict | None, str, int]:
         """(response body, "", retries) or (None, why, retries)."""
-        kwargs = {k: v for k, v in body.items() if k in _SDK_PARAMS}
-        extra = {k: v for k, v in body.items() if k not in _SDK_PARAMS} or None
         reason = ""
         for attempt in range(self.config.max_retries + 1):
             wait = None
             try:
-                raw = await client.chat.completions.with_raw_response.create(**kwargs, extra_body=extra)
-                data = json.loads(raw.http_response.text)
+                # The SDK's raw POST (its documented way to send a body as is): same auth, errors and
+                # timeouts as chat.completions.create, without re-validating a body we built ourselves.
+                raw = await client.post("/chat/completions", body=body, cast_to=_RESPONSE)
+                data = json.loads(raw.text)
                 if isinstance(data, dict) and data.get("choices"):
                     return data, "", attempt
                 reason = "the endpoint answered 200 without choices"
@@ -98,10 +99,12 @@ class OnlineFetcher:
                     return None, f"HTTP {exc.status_code}: {self.endpoint.scrub(_message(exc))}", attempt
                 reason = f"HTTP {exc.status_code}"
                 wait = retry_after(exc.response.headers)
-            except openai.APITimeoutError:
-                reason = f"timeout after {self.config.timeout_s:g} s"
             except openai.APIConnectionError as exc:
-                reason = f"unreachable: {exc.__cause__ or exc}"
+                refused = _connection_refused(exc)
+                if isinstance(exc, openai.APITimeoutError) and refused is None:
+                    reason = f"timeout after {self.config.timeout_s:g} s"
+                else:
+                    reason = f"unreachable: {refused or exc.__cause__ or exc}"
             except ValueError:
                 reason = "the endpoint answered 200 with a body that is not JSON"
             if attempt < self.config.max_retries:
@@ -132,6 +135,18 @@ def retry_after(headers) -> float | None:
         return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
 
 
+def _connection_refused(exc: BaseException) -> BaseException | None:
+    """The ConnectionError behind ``exc``, if any (the aiohttp transport reports a refused connection as a
+    connect *timeout*: it is not one, and it must not wait out the retries as one)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _message(exc: openai.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
@@ -142,15 +157,24 @@ def _message(exc: openai.APIStatusError) -> str:
     return str(exc.message)[:300]
 
 
+def _http_module():
+    """The HTTP library under this SDK version (httpx, or httpx2 for openai 3.x)."""
+    base = next(c for c in openai.DefaultAsyncHttpxClient.__mro__ if c.__name__ == "AsyncClient")
+    return importlib.import_module(base.__module__.split(".")[0])
+
+
+_HTTP = _http_module()
+_RESPONSE = _HTTP.Response
+
+
 def _http_client(connections: int):
-    """The SDK's HTTP client with a pool as large as the concurrency (its default keeps 100 alive)."""
+    """The SDK's aiohttp transport where it has one (httpx's pool costs O(n) per request at high
+    concurrency), else its httpx client; either with a pool as large as the concurrency."""
+    limits = _HTTP.Limits(max_connections=max(connections, 10), max_keepalive_connections=max(connections, 10))
     try:
-        from openai._constants import DEFAULT_CONNECTION_LIMITS
-    except ImportError:  # an SDK that moved it: its defaults are fine too
-        return None
-    limits = type(DEFAULT_CONNECTION_LIMITS)(max_connections=max(connections, 10),
-                                             max_keepalive_connections=max(connections, 10))
-    return openai.DefaultAsyncHttpxClient(limits=limits)
+        return openai.DefaultAioHttpClient(limits=limits)
+    except (AttributeError, RuntimeError):   # an SDK without it, or aiohttp not installed
+        return openai.DefaultAsyncHttpxClient(limits=limits)
 
 
 def _bar(total: int, model: str):

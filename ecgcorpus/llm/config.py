@@ -37,6 +37,7 @@ class BatchOptions(_Strict):
     max_wait_s: float = Field(default=2 * 86400, gt=0, description="give up waiting after this long (rerun resumes)")
     max_requests: int = Field(default=50_000, ge=1, description="requests per batch file (OpenAI: 50,000)")
     max_bytes: int = Field(default=190 * 2**20, ge=1024, description="bytes per batch file (OpenAI: 200 MB)")
+    retry_failed: int = Field(default=1, ge=0, description="resubmit requests that failed in a batch this often")
     dir: str | None = Field(default=None, description="where request/output JSONL files are kept "
                                                      "(default: beside the cache)")
 
@@ -46,7 +47,9 @@ class LlmConfig(_Strict):
                                  "default $OPENAI_BASE_URL, else the SDK's (api.openai.com)")
     model: str | None = None
     api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
-    mode: Literal["online", "batch"] = "online"
+    mode: Literal["online", "batch", "offline"] = Field(default="online", description="online: requests with "
+                                                         "bounded concurrency; batch: the Batch API; offline: never "
+                                                         "send, use what `ecgcorpus llm import` put in the cache")
     temperature: float = Field(default=0.0, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_tokens: int = Field(default=2048, ge=1)
@@ -116,19 +119,29 @@ def default_cache_path() -> str:
     return os.path.join(root, "ecgcorpus", "llm-cache.sqlite")
 
 
-def resolve_endpoint(config: LlmConfig, model: str | None = None) -> tuple[Endpoint | None, str | None]:
-    """(endpoint, None) when one is configured, else (None, why not) — the one line a skipped builder prints."""
+def resolve_endpoint(config: LlmConfig, model: str | None = None, offline: bool = False
+                     ) -> tuple[Endpoint | None, str | None]:
+    """(endpoint, None) when one is configured, else (None, why not) — the one line a skipped builder prints.
+
+    ``offline``: no endpoint needed (writing request files, importing outputs): only the model is."""
     base_url = _expand(config.base_url, "llm.base_url") or os.environ.get("OPENAI_BASE_URL") or None
     key = os.environ.get(config.api_key_env) or None
     model = _expand(model or config.model, "llm.model")
-    if base_url is None and key is None:
-        return None, (f"no LLM endpoint configured (set llm.base_url or $OPENAI_BASE_URL, and ${config.api_key_env} "
-                      "for endpoints that need a key)")
+    offline = offline or config.mode == "offline"
+    missing = []
     if not model:
-        return None, "no LLM model configured (set llm.model)"
-    cache = _expand(config.cache, "llm.cache") or default_cache_path()
+        missing.append("a model (llm.model" + (f" is {config.model!r}, empty here" if config.model else "") + ")")
+    if base_url is None and key is None and not offline:
+        missing.append(f"an endpoint (llm.base_url, $OPENAI_BASE_URL, or ${config.api_key_env} for api.openai.com)")
+    if missing:
+        return None, "no LLM configured: needs " + " and ".join(missing)
     # Local servers (vLLM, the test server) often need no key; the SDK insists on one.
-    return Endpoint(base_url, model, key or "EMPTY", os.path.abspath(os.path.expanduser(cache)), config), None
+    return Endpoint(base_url, model, key or "EMPTY", cache_path(config), config), None
+
+
+def cache_path(config: LlmConfig) -> str:
+    cache = _expand(config.cache, "llm.cache") or default_cache_path()
+    return os.path.abspath(os.path.expanduser(cache))
 
 
 def _expand(value: str | None, where: str) -> str | None:

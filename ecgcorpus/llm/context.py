@@ -53,37 +53,36 @@ def record_facts(ref: RecordRef, demographics: bool = False) -> list[str]:
         out.append("Measured features: " + "; ".join(f"{k}: {v}" for k, v in sorted(features.items())
                                                        if v is not None))
     if demographics:
-        who = ", ".join(x for x in (f"age {ref.age}" if ref.age else "", {"M": "male", "F": "female"}.get(ref.sex or "", ""))
-                        if x)
+        sex = {"M": "male", "F": "female"}.get(ref.sex or "", "")
+        who = ", ".join(x for x in (f"age {ref.age}" if ref.age else "", sex) if x)
         if who:
             out.append(f"Patient: {who}")
     return out
 
 
 def _measurements(m: dict) -> str | None:
-    """MIMIC-IV-ECG machine_measurements: times in ms from the start of the beat, axes in degrees."""
+    """MIMIC-IV-ECG machine_measurements: onsets/offsets in ms within the machine's representative beat."""
     parts, derived = [], []
     rr = m.get("rr_interval")
     if rr:
         parts.append(f"RR interval {rr} ms")
         derived.append(f"heart rate {round(60000 / rr)} /min")
-    for a, b, name in (("p_onset", "p_end", "P wave"), ("qrs_onset", "qrs_end", "QRS complex")):
-        if m.get(a) is not None and m.get(b) is not None:
-            parts.append(f"{name} {m[a]}–{m[b]} ms")
-    if m.get("t_end") is not None:
-        parts.append(f"T wave end {m['t_end']} ms")
+    for key, name in (("p_onset", "P onset"), ("p_end", "P end"), ("qrs_onset", "QRS onset"), ("qrs_end", "QRS end"),
+                      ("t_end", "T end")):
+        if m.get(key) is not None:
+            parts.append(f"{name} {m[key]}")
     for a, b, name in (("p_onset", "qrs_onset", "PR interval"), ("qrs_onset", "qrs_end", "QRS duration"),
                        ("qrs_onset", "t_end", "QT interval")):
         if m.get(a) is not None and m.get(b) is not None and m[b] > m[a]:
             derived.append(f"{name} {m[b] - m[a]} ms")
     axes = [f"{name} {m[k]}°" for k, name in (("p_axis", "P"), ("qrs_axis", "QRS"), ("t_axis", "T"))
             if m.get(k) is not None]
-    if axes:
-        parts.append("axes " + ", ".join(axes))
-    if not parts:
+    if not parts and not axes:
         return None
-    text = "Machine measurements: " + "; ".join(parts)
-    return text + (f" (derived by subtraction: {'; '.join(derived)})" if derived else "")
+    text = "Machine measurements (wave onsets and ends in ms within the representative beat): " + "; ".join(parts)
+    if axes:
+        text += "; axes " + ", ".join(axes)
+    return text + (f". Derived by subtraction: {'; '.join(derived)}" if derived else "")
 
 
 def acquired_date(ref: RecordRef) -> date | None:
@@ -105,7 +104,8 @@ def context_text(refs, demographics: bool = False) -> str:
     dates, gaps = group_dates(refs)
     blocks = []
     for i, (ref, when, gap) in enumerate(zip(refs, dates, gaps), start=1):
-        since = "first recording" if i == 1 else f"{gap} days after ECG 1, {gap - gaps[i - 2]} days after ECG {i - 1}"
+        since = ("first recording" if i == 1 else f"{gap} days after ECG 1" if i == 2 else
+                 f"{gap} days after ECG 1, {gap - gaps[i - 2]} days after ECG {i - 1}")
         facts = record_facts(ref, demographics and i == 1)
         blocks.append(f"ECG {i} — recorded {when} ({since})\n" + "\n".join(f"  {line}" for line in facts))
     return "\n".join(blocks)

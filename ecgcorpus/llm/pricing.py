@@ -11,7 +11,8 @@ from .config import LlmConfig
 class Usage:
     """Tokens and requests, per model and mode; ``cost`` needs the price table."""
 
-    tokens: dict[tuple[str, str], list[int]] = field(default_factory=dict)   # (model, mode) → [n, prompt, completion, cached]
+    # (model, mode) → [responses, prompt tokens, completion tokens, cached prompt tokens]
+    tokens: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def add(self, model: str, mode: str, prompt: int, completion: int, cached: int = 0) -> None:
         row = self.tokens.setdefault((model, mode), [0, 0, 0, 0])

@@ -91,7 +91,9 @@ def conversation_model(min_turns: int, max_turns: int) -> type[BaseModel]:
                         turns=(list[Turn], Field(min_length=min_turns, max_length=max_turns)))
 
 
+@lru_cache(maxsize=None)
 def json_schema(model: type[BaseModel]) -> dict:
+    """The model's JSON schema (cached: pydantic takes milliseconds; treat the result as read-only)."""
     return model.model_json_schema()
 
 

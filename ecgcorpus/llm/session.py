@@ -32,14 +32,18 @@ class LlmSession:
             self._fetch = OnlineFetcher(endpoint, self.cache, progress)
         elif mode == "batch":
             self._fetch = BatchFetcher(endpoint, self.cache, announce)
-        elif mode == "cache":
+        elif mode in ("cache", "offline"):
             self._fetch = None
         else:
             raise ValueError(f"unknown fetch mode {mode!r}")
         self.report = FetchReport()
 
-    def resolve(self, jobs: list[Job]) -> list[Outcome]:
-        return resolve(jobs, self.cache, self._fetch, self.report)
+    def resolve(self, jobs: list[Job], send: bool = True, progress: bool | None = None) -> list[Outcome]:
+        """Outcomes from the cache; what it lacks is fetched unless ``send`` is False."""
+        fetch = self._fetch if send else None
+        if isinstance(fetch, OnlineFetcher) and progress is not None:
+            fetch.progress = progress
+        return resolve(jobs, self.cache, fetch, self.report)
 
     def summary(self) -> str:
         """Cache hits/misses, what was fetched or failed, and what this run paid."""

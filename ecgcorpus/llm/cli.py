@@ -1,0 +1,115 @@
+"""``ecgcorpus llm``: the offline Batch API path (write requests, import outputs) and cache facts.
+
+    ecgcorpus llm requests MANIFEST --out requests.jsonl   # what the cache still lacks, as Batch API JSONL
+    vllm run-batch -i requests.jsonl -o output.jsonl --model …   # or any Batch API
+    ecgcorpus llm import output.jsonl --manifest MANIFEST --requests requests.jsonl
+    (repeat: repairs and quality scores need the first answers) … then `ecgcorpus build MANIFEST`
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..cli_common import UserError, user_errors
+
+
+@click.group("llm")
+def llm():
+    """LLM requests and responses: Batch API files, imports, the response cache."""
+
+
+def _builders(manifest_path: str, configs: tuple[str, ...]):
+    from ..builders import builder_class
+    from ..manifest import load_manifest
+
+    manifest = load_manifest(manifest_path)
+    specs = [(i, s) for i, s in enumerate(manifest.builders) if s.type == "llm_qa"
+             and (not configs or s.config_name in configs)]
+    if not specs:
+        raise UserError(f"{manifest_path}: no llm_qa builder" + (f" named {', '.join(configs)}" if configs else ""))
+    return manifest, [builder_class(s.type)(s, manifest) for _, s in specs]
+
+
+@llm.command("requests")
+@click.argument("manifest", type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Batch API input JSONL to write.")
+@click.option("--config", "configs", multiple=True, help="Only this builder config (repeatable).")
+@user_errors
+def requests_cmd(manifest: str, out: str, configs: tuple[str, ...]):
+    """Write the requests MANIFEST's LLM builders still need (cache misses) as Batch API JSONL."""
+    from ..engine.plan import scan_sources
+    from .batch import write_requests
+    from .config import resolve_endpoint
+    from .fetch import Collect
+    from .session import LlmSession
+
+    spec, builders = _builders(manifest, configs)
+    refs_by_source, _, _ = scan_sources(spec)
+    collect = Collect()
+    for builder in builders:
+        endpoint, why = resolve_endpoint(builder.llm, builder.params.model, offline=True)
+        if endpoint is None:
+            raise UserError(f"{builder.config}: {why}")
+        builder.use_session(LlmSession(endpoint, fetch=collect))
+        keys = builder.spec.sources or [s.key for s in spec.sources]
+        refs = [r for k in keys for r in refs_by_source[k] if builder.skip_reason(r) is None]
+        builder.prefetch(builder.items(refs))
+    n = write_requests(out, collect.requests.items())
+    click.echo(f"{n} requests → {out}" + ("" if n else " (nothing missing: build away)"))
+
+
+@llm.command("import")
+@click.argument("outputs", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--manifest", type=click.Path(dir_okay=False, exists=True), help="Use this manifest's llm.cache.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), help="The cache file (instead of --manifest).")
+@click.option("--requests", "requests_path", type=click.Path(dir_okay=False, exists=True),
+              help="The input JSONL the outputs answer: its bodies are stored with the responses.")
+@user_errors
+def import_cmd(outputs: tuple[str, ...], manifest: str | None, cache_path: str | None, requests_path: str | None):
+    """Import Batch API / `vllm run-batch` OUTPUTS (JSONL, joined on custom_id) into the response cache."""
+    from .batch import import_output, read_requests
+    from .cache import ResponseCache
+
+    path = _cache_path(manifest, cache_path)
+    requests = read_requests(requests_path) if requests_path else None
+    cache = ResponseCache(path)
+    try:
+        for output in outputs:
+            with open(output, encoding="utf-8") as f:
+                report = import_output(cache, f, requests)
+            click.echo(f"{output}: {report.fetched} responses imported, {len(report.failed)} errors → {path}")
+            for key, why in list(report.failed.items())[:5]:
+                click.echo(f"  {key[:16]}…: {why}", err=True)
+    finally:
+        cache.close()
+
+
+@llm.command("cache")
+@click.option("--manifest", type=click.Path(dir_okay=False, exists=True), help="Use this manifest's llm.cache.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), help="The cache file.")
+@user_errors
+def cache_cmd(manifest: str | None, cache_path: str | None):
+    """How many responses the cache holds, and their tokens per model."""
+    from .cache import ResponseCache
+
+    path = _cache_path(manifest, cache_path)
+    cache = ResponseCache(path)
+    try:
+        rows = cache._db.execute("SELECT model, mode, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) "
+                                 "FROM responses GROUP BY model, mode ORDER BY model, mode").fetchall()
+    finally:
+        cache.close()
+    click.echo(f"{path}: {sum(r[2] for r in rows)} responses")
+    for model, mode, n, prompt, completion in rows:
+        click.echo(f"  {model} [{mode}]: {n} responses, {prompt:,} prompt + {completion:,} completion tokens")
+
+
+def _cache_path(manifest: str | None, path: str | None) -> str:
+    if path:
+        return path
+    if not manifest:
+        raise UserError("give --cache FILE or --manifest MANIFEST")
+    from ..manifest import load_manifest
+    from .config import cache_path, parse_config
+
+    return cache_path(parse_config(load_manifest(manifest).llm))

@@ -1,0 +1,258 @@
+"""Waveform features: neurokit2 measurements on genuine PTB-XL and synthetic ECGs, the ECG-Chat
+suffix, and the `features` builder (answers match the measurements, nothing unmeasured is quoted)."""
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import wfdb
+
+from ecgcorpus.engine.build import build
+from ecgcorpus.features import FEATURES, measure, wave_suffix
+from ecgcorpus.manifest import load_manifest
+from ecgcorpus.sources import open_source
+from ecgcorpus.types import ECG
+
+LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+def noise_ecg(seed=0, sd=0.02, n=5000) -> ECG:
+    """A flat line plus white noise on every lead: no beat to find."""
+    return ECG("noise", 500.0, LEADS, physical=np.random.default_rng(seed).normal(0, sd, (len(LEADS), n)))
+
+
+def genuine_ptbxl(data_dir):
+    src = open_source("ptbxl", str(data_dir / "ptbxl"))
+    for ref in src.scan():
+        if int(ref.native_id) <= 10:
+            yield ref, src.load(ref)
+
+
+def test_synthetic_ecg_with_known_rate_measures_that_rate():
+    import neurokit2 as nk
+
+    for rate in (75, 110):
+        x = np.asarray(nk.ecg_simulate(duration=10, sampling_rate=500, heart_rate=rate, random_state=rate))
+        m = measure(ECG("sim", 500.0, ("II",), physical=x[None, :]))
+        assert abs(m.heart_rate_bpm - rate) <= 2
+        assert 60 <= m.qrs_ms <= 120 and 100 <= m.pr_ms <= 220
+        if rate < 100:
+            assert m.quality == "ok", m.reasons
+            assert m.qtc_ms == round(m.qt_ms / math.sqrt(m.rr_ms / 1000))  # Bazett
+        else:  # neurokit2's prominence delineator finds no T wave at 110 bpm: QT stays unmeasured
+            assert m.quality == "partial" and m.qt_ms is m.qtc_ms is None and "QT" in m.reasons[0]
+
+
+def test_genuine_ptbxl_rate_matches_an_independent_detector(data_dir):
+    """neurokit2's rate vs the mean RR of wfdb's XQRS beats over the same 10 s (no machine measurement)."""
+    from wfdb import processing
+
+    checked = 0
+    for ref, ecg in genuine_ptbxl(data_dir):
+        m = measure(ecg)
+        beats = processing.xqrs_detect(ecg.lead("II"), fs=ecg.fs, verbose=False)
+        xqrs_rate = 60.0 / (np.mean(np.diff(beats)) / ecg.fs)
+        assert abs(m.heart_rate_bpm - xqrs_rate) <= 2, (ref.record_id, m.heart_rate_bpm, xqrs_rate)
+        assert m.n_beats == pytest.approx(len(beats), abs=1)
+        if any(lab.code == "NORM" for lab in ref.labels):  # normal ECGs: normal intervals
+            assert 60 <= m.qrs_ms <= 120, (ref.record_id, m.qrs_ms)
+            assert m.pr_ms is None or 100 <= m.pr_ms <= 220
+            assert 340 <= m.qtc_ms <= 480
+        checked += 1
+    assert checked == 10
+
+
+def test_sinus_bradycardia_record_measures_below_60(data_dir):
+    """PTB-XL ecg 2 is labelled SBRAD by its cardiologist."""
+    (m,) = [measure(ecg) for ref, ecg in genuine_ptbxl(data_dir) if ref.native_id == "2"]
+    assert m.heart_rate_bpm < 60
+
+
+def test_noise_and_flat_lines_measure_nothing():
+    for ecg in (noise_ecg(0), noise_ecg(1, sd=0.2), ECG("flat", 500.0, LEADS, physical=np.zeros((12, 5000)))):
+        m = measure(ecg)
+        assert m.quality == "failed" and m.reasons
+        assert m.measured == {}
+        assert wave_suffix(m) == "RR: NA PR: NA QRS: NA QT/QTc: NA/NA P/R/T Wave: NA/NA/NA"
+        assert wave_suffix(measure(ecg, definitions="ecgchat"), faithful=True).count("NA") == 8
+
+
+def test_missing_lead_and_missing_samples(data_dir):
+    _, ecg = next(genuine_ptbxl(data_dir))
+    assert measure(ecg.select(["I", "V1"])).reasons == ("no lead II",)
+    gappy = ecg.select(["II"])
+    gappy.physical = gappy.signal.copy()
+    gappy.physical[0, :1000] = np.nan      # a MIMIC-style run of missing samples
+    m = measure(gappy)
+    assert m.quality == "ok" and abs(m.heart_rate_bpm - measure(ecg).heart_rate_bpm) <= 3
+
+
+def test_axis_from_leads_I_and_aVF():
+    import neurokit2 as nk
+
+    beat = np.asarray(nk.ecg_simulate(duration=10, sampling_rate=500, heart_rate=70, random_state=3))
+    for angle in (60, -45, 120, 0):
+        signal = np.zeros((12, beat.size))
+        signal[LEADS.index("I")] = beat * math.cos(math.radians(angle))
+        signal[LEADS.index("aVF")] = beat * math.sin(math.radians(angle))
+        signal[LEADS.index("II")] = beat
+        m = measure(ECG("axis", 500.0, LEADS, physical=signal))
+        assert abs(m.axis_deg - angle) <= 5, (angle, m.axis_deg)
+
+
+def test_wave_suffix_formats(data_dir):
+    ref, ecg = next(genuine_ptbxl(data_dir))
+    standard = wave_suffix(measure(ecg))
+    assert re.fullmatch(r"RR: \d+ PR: \d+ QRS: \d+ QT/QTc: \d+/\d+ P/R/T Wave: -?\d\.\d\d/-?\d\.\d\d/-?\d\.\d\d",
+                        standard), standard
+    chat = measure(ecg, definitions="ecgchat")
+    faithful = wave_suffix(chat, faithful=True)
+    assert re.fullmatch(r"RR: \d+ PR: \d+ QRS: \d+ QT/QTc: \d+/\d+ P/R/T Wave: \d+/\d+/\d+", faithful), faithful
+    # ECG-Chat's "R wave peak" is the mean sample index of the R peaks, not an amplitude.
+    import neurokit2 as nk
+
+    clean = nk.ecg_clean(ecg.lead("II"), sampling_rate=500)
+    peaks = nk.ecg_peaks(clean, sampling_rate=500, method="neurokit")[1]["ECG_R_Peaks"]
+    assert chat.r_peak_index == int(np.mean(peaks / 1000) * 1000)
+    assert chat.rr_ms == int(np.mean(np.diff(peaks) / 500) * 1000)
+    # Its "QRS" runs from the Q to the S peak of the dwt delineation, QTc divides the mean QT in s.
+    waves = nk.ecg_delineate(clean, peaks, sampling_rate=500, method="dwt")[1]
+    col = lambda key: np.array(waves[key], dtype=float)  # noqa: E731
+    assert chat.qrs_ms == int(np.nanmean((col("ECG_S_Peaks") - col("ECG_Q_Peaks")) / 500) * 1000)
+    qt = np.nanmean((col("ECG_T_Offsets") - col("ECG_R_Onsets")) / 500)
+    assert chat.qtc_ms == int(qt / math.sqrt(np.mean(np.diff(peaks) / 500)) * 1000)
+    assert chat.qrs_ms != measure(ecg).qrs_ms  # the definitions differ
+
+
+# --- the builder ---------------------------------------------------------------------------------
+
+MANIFEST = """\
+name: features-test
+seed: 5
+sources:
+  - {{name: ptbxl, root: "{root}/ptbxl"}}
+  - {{name: sph, root: "{root}/sph", limit: 6}}
+profile: {{duration_s: 10}}
+splits: {{ratios: {{train: 0.6, validation: 0.2, test: 0.2}}}}
+builders:
+  - {{type: features, params: {{samples_per_record: 3}}}}
+  - {{type: features, config: features_ecgchat, sources: [ptbxl], params: {{profile: ecgchat}}}}
+  - {{type: features, config: features_ecgchat_faithful, sources: [ptbxl],
+      params: {{profile: ecgchat, faithful: true, with_report: true}}}}
+output: {{dir: "{out}", max_rows_per_shard: 16}}
+"""
+
+
+def spoil_lead(record: Path, lead: str, seed: int = 0) -> None:
+    """Overwrite one lead of a WFDB fmt-16 record with a flat line plus noise (header untouched)."""
+    header = wfdb.rdheader(str(record))
+    data = np.fromfile(f"{record}.dat", dtype="<i2").reshape(-1, header.n_sig)
+    column = header.sig_name.index(lead)
+    gain = header.adc_gain[column]
+    data[:, column] = np.random.default_rng(seed).normal(0, 0.02 * gain, len(data)).astype("<i2")
+    data.tofile(f"{record}.dat")
+
+
+def rows(out: Path, config: str) -> list[dict]:
+    return [row for path in sorted((out / "data" / config).glob("*.parquet"))
+            for row in pq.read_table(path, columns=["conversations", "ecgs", "meta"]).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def features_build(fixture_tree, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("features")
+    root = tmp / "db"
+    shutil.copytree(fixture_tree / "ptbxl", root / "ptbxl")
+    shutil.copytree(fixture_tree / "sph", root / "sph")
+    spoil_lead(root / "ptbxl" / "records500" / "00000" / "00002_hr", "II")
+    (tmp / "m.yaml").write_text(MANIFEST.format(root=root, out=tmp / "out"))
+    build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
+    return tmp
+
+
+def test_builder_answers_are_the_measurements(features_build):
+    samples = rows(features_build / "out", "features")
+    assert len(samples) > 30
+    kinds = set()
+    for row in samples:
+        meta = json.loads(row["meta"])
+        human, gpt = (t["value"] for t in row["conversations"])
+        assert human.count("<ecg>") == len(row["ecgs"]) == 1
+        feature, value = FEATURES[meta["feature"]], meta["value"]
+        assert meta["measurements"][meta["feature"]] == value
+        kinds.add(meta["question_type"])
+        if meta["question_type"] == "fill":
+            assert gpt == feature.value_text(value)
+        elif meta["question_type"] == "close":
+            (condition,) = [c for c in feature.conditions if c.id == meta["condition"]]
+            assert gpt.startswith("Yes" if condition.holds(value) else "No") and feature.value_text(value) in gpt
+        else:
+            letter, text = gpt.split(". ", 1)
+            assert human.splitlines()[2 + "ABCD".index(letter)] == gpt  # "<ecg>", question, options
+            assert text == feature.bins[feature.bin_of(value)][2]
+    assert kinds == {"fill", "close", "mcq"}
+
+
+def test_builder_measurements_are_neurokit2s_on_the_attached_span(features_build):
+    """SPH records are longer than 10 s: the measurement covers the crop that is attached, at the native rate."""
+    sources = {name: open_source(name, str(features_build / "db" / name)) for name in ("ptbxl", "sph")}
+    refs = {ref.record_id: ref for src in sources.values() for ref in src.scan()}
+    checked = 0
+    for row in rows(features_build / "out", "features")[::5]:
+        (ecg_row,) = row["ecgs"]
+        ref = refs[ecg_row["record_id"]]
+        native = sources[ref.source].load(ref)
+        expected = measure(native.crop(ecg_row["start"], ecg_row["stop"])).to_dict()
+        assert json.loads(row["meta"])["measurements"] == expected
+        checked += ref.n_samples > ecg_row["stop"] - ecg_row["start"]
+    assert checked  # at least one cropped record
+
+
+def test_unmeasurable_record_is_quarantined_not_answered(features_build):
+    out = features_build / "out"
+    quarantine = [json.loads(line) for line in (out / "quarantine.jsonl").read_text().splitlines()]
+    spoiled = [q for q in quarantine if q["record_id"] == "ptbxl:2"]
+    assert {q["config"] for q in spoiled} == {"features", "features_ecgchat", "features_ecgchat_faithful"}
+    assert all("noise" in q["reason"] for q in spoiled)
+    for config in ("features", "features_ecgchat"):
+        assert all(row["ecgs"][0]["record_id"] != "ptbxl:2" for row in rows(out, config))
+
+
+def test_ecgchat_profile_is_the_suffix(features_build):
+    for config, faithful in (("features_ecgchat", False), ("features_ecgchat_faithful", True)):
+        samples = rows(features_build / "out", config)
+        assert samples
+        for row in samples:
+            meta = json.loads(row["meta"])
+            answer = row["conversations"][1]["value"]
+            suffix = answer[answer.index("RR: "):]
+            assert re.fullmatch(r"RR: \S+ PR: \S+ QRS: \S+ QT/QTc: \S+/\S+ P/R/T Wave: \S+/\S+/\S+", suffix)
+            assert f"RR: {meta['measurements']['rr_ms']} " in suffix
+            assert (answer != suffix) == faithful  # with_report: the report comes first
+            if faithful:
+                assert meta["measurements"]["definitions"] == "ecgchat"
+
+
+def test_features_build_is_deterministic(features_build, fixture_tree, tmp_path):
+    manifest = load_manifest(features_build / "m.yaml", out_dir=str(tmp_path / "again"))
+    build(manifest, workers=2, progress=False)
+    first, again = features_build / "out" / "data", tmp_path / "again" / "data"
+    files = sorted(p.relative_to(first) for p in first.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*.parquet"))
+    assert all((first / f).read_bytes() == (again / f).read_bytes() for f in files)
+
+
+def test_bad_params_are_rejected(tmp_path):
+    from ecgcorpus.builders.features import FeaturesParams
+
+    with pytest.raises(ValueError):
+        FeaturesParams.model_validate({"lead": "X7"})
+    with pytest.raises(ValueError):
+        FeaturesParams.model_validate({"faithful": True})  # belongs to the ecgchat profile
+    with pytest.raises(ValueError):
+        FeaturesParams.model_validate({"features": ["st_elevation"]})

@@ -1,0 +1,130 @@
+"""Label QA: answers follow the record's harmonized labels, distractors never are one of them."""
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ecgcorpus.builders.label_qa import LabelQAParams
+from ecgcorpus.builders.qa_labels import distractors, vocabulary
+from ecgcorpus.engine.build import build
+from ecgcorpus.manifest import load_manifest
+from ecgcorpus.types import Label, RecordRef
+
+MANIFEST = """\
+name: label-qa-test
+seed: 9
+sources:
+  - {{name: ptbxl, root: "{root}/ptbxl"}}
+  - {{name: sph, root: "{root}/sph"}}
+  - {{name: cpsc2018, root: "{root}/cpsc2018"}}
+  - {{name: mimic, root: "{root}/mimic-iv-ecg", limit: 3}}
+profile: {{duration_s: 10}}
+builders:
+  - {{type: label_qa, params: {{samples_per_record: 4}}}}
+  - {{type: label_qa, config: label_qa_anyecg, sources: [ptbxl], params: {{profile: anyecg, samples_per_record: 3}}}}
+output: {{dir: "{out}", max_rows_per_shard: 20}}
+"""
+
+
+def rows(out: Path, config: str) -> list[dict]:
+    return [row for path in sorted((out / "data" / config).glob("*.parquet"))
+            for row in pq.read_table(path, columns=["conversations", "ecgs", "meta"]).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def label_build(fixture_tree, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("label_qa")
+    (tmp / "m.yaml").write_text(MANIFEST.format(root=fixture_tree, out=tmp / "out"))
+    build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
+    return tmp
+
+
+def record_labels(row) -> set[str]:
+    (entry,) = json.loads(row["meta"])["labels"]
+    return {lab["name"] for lab in entry["labels"] if lab["name"]}
+
+
+def source_vocabulary(samples) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for row in samples:
+        out.setdefault(row["ecgs"][0]["source"], set()).update(record_labels(row))
+    return out
+
+
+def test_answers_follow_the_labels(label_build):
+    samples = rows(label_build / "out", "label_qa")
+    vocab = source_vocabulary(samples)
+    kinds = set()
+    for row in samples:
+        meta, own = json.loads(row["meta"]), record_labels(row)
+        human, gpt = (t["value"] for t in row["conversations"])
+        assert human.count("<ecg>") == len(row["ecgs"]) == 1
+        assert meta["template_id"].startswith("label_qa-")
+        kind = meta["question_type"]
+        kinds.add(kind)
+        options = meta.get("options", [meta.get("asked")])
+        assert set(options) <= vocab[row["ecgs"][0]["source"]]  # distractors come from the same source
+        if kind == "single-verify":
+            assert meta["answer"] == (["yes"] if meta["asked"] in own else ["no"])
+            assert gpt.startswith("Yes" if meta["asked"] in own else "No")
+        elif kind == "single-choose":
+            assert len(options) == 2 and meta["answer"][0] in own and len(set(options) & own) == 1
+        elif kind == "single-query":
+            present = [o for o in options if o in own]
+            assert meta["answer"] == (present or ["none"])
+        else:
+            assert kind == "mcq" and len(set(options) & own) == 1
+            (truth,) = set(options) & own
+            letter = "ABCDEFGH"[options.index(truth)]
+            assert gpt == meta["answer"][0] == f"{letter}. {truth}" and f"\n{letter}. {truth}" in human
+    assert kinds == {"single-verify", "single-choose", "single-query", "mcq"}
+
+
+def test_anyecg_profile_grammar(label_build):
+    samples = rows(label_build / "out", "label_qa_anyecg")
+    assert samples
+    for row in samples:
+        meta = json.loads(row["meta"])
+        question, answer = (t["value"] for t in row["conversations"])
+        assert question.endswith(" Please answer briefly.")
+        assert answer == ", ".join(meta["answer"]).lower()
+        assert meta["question_type"] in ("single-verify", "single-choose", "single-query")
+
+
+def test_records_without_labels_are_quarantined(label_build):
+    quarantine = [json.loads(line) for line in (label_build / "out" / "quarantine.jsonl").read_text().splitlines()]
+    mimic = [q for q in quarantine if q["source"] == "mimic"]
+    assert len(mimic) == 3 and all(q["reason"] == "no harmonized labels to ask about" for q in mimic)
+
+
+def test_label_qa_build_is_deterministic(label_build, tmp_path):
+    build(load_manifest(label_build / "m.yaml", out_dir=str(tmp_path / "again")), workers=2, progress=False)
+    first, again = label_build / "out" / "data", tmp_path / "again" / "data"
+    files = sorted(p.relative_to(first) for p in first.rglob("*.parquet"))
+    assert files and files == sorted(p.relative_to(again) for p in again.rglob("*.parquet"))
+    assert all((first / f).read_bytes() == (again / f).read_bytes() for f in files)
+
+
+def ref_with(*names: tuple[str, str | None]) -> RecordRef:
+    return RecordRef("ptbxl:1", "ptbxl", "1", "x", 500.0, 5000, ("II",),
+                     labels=tuple(Label(code=c, snomed=s, name=n) for c, s, n in names))
+
+
+def test_distractors_skip_broader_narrower_and_synonymous_labels():
+    pool = [ref_with(("AMI", "54329005", "anterior myocardial infarction")),
+            ref_with(("ISCIN", "425419005", "inferior ischaemia")),
+            ref_with(("LPR", None, "prolonged pr interval")),
+            ref_with(("AFIB", "164889003", "atrial fibrillation")),
+            ref_with(("IMI", "164865005", "myocardial infarction"), ("ISC_", "164861001", "myocardial ischemia"),
+                     ("1AVB", "270492004", "1st degree av block"))]
+    vocab = vocabulary(pool)
+    names = {e.name for e in distractors(vocab, pool[-1])}
+    assert names == {"atrial fibrillation"}
+
+
+def test_params():
+    assert LabelQAParams.model_validate({"profile": "anyecg"}).question_types == ["verify", "choose", "query"]
+    with pytest.raises(ValueError):
+        LabelQAParams.model_validate({"profile": "anyecg", "question_types": ["mcq"]})
