@@ -6,6 +6,16 @@ import pytest
 DATA = pathlib.Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_datasets_cache(tmp_path_factory):
+    """load_dataset caches by path: a cache shared with earlier runs can return stale rows."""
+    import datasets
+
+    cache = str(tmp_path_factory.mktemp("hf-datasets-cache"))
+    os.environ["HF_DATASETS_CACHE"] = cache
+    datasets.config.HF_DATASETS_CACHE = cache  # read at import time: set the live value too
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> pathlib.Path:
     return DATA

@@ -44,7 +44,7 @@ def comparison_build(fixture_tree, tmp_path_factory):
     for name in ("ptbxl", "mimic-iv-ecg", "sph", "chapman"):
         shutil.copytree(fixture_tree / name, root / name)
     # MIMIC 40280076 (subject 10009095, 4th ECG) becomes a flat line plus noise in lead II.
-    spoil_lead(root / "mimic-iv-ecg" / "files" / "p1000" / "p10009095" / "s40280076" / "40280076", "II")
+    spoil_lead(root / "mimic-iv-ecg" / "files" / "p1000" / "p10000032" / "s43309742" / "43309742", "II")
     (tmp / "m.yaml").write_text(MANIFEST.format(root=root, out=tmp / "out"))
     build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
     return tmp
@@ -128,10 +128,10 @@ def test_unmeasured_ecg_is_never_quoted(comparison_build):
         for row in rows(comparison_build / "out", config):
             meta = json.loads(row["meta"])
             ids = [e["record_id"] for e in meta["context"]["ecgs"]]
-            if "mimic:40280076" not in ids:
+            if "mimic:43309742" not in ids:
                 continue
             seen += 1
-            k = ids.index("mimic:40280076") + 1
+            k = ids.index("mimic:43309742") + 1
             features = meta["context"]["ecgs"][k - 1]["features"]
             assert features["quality"] == "failed" and features["heart_rate_bpm"] is None
             facts = meta["turns"] if config == "comparison_dialog" else [meta]
