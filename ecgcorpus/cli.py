@@ -168,7 +168,8 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
     else:
         total = sum(summary.samples.values())
         click.echo(f"built {total} samples ({', '.join(f'{c}/{s} {n}' for (c, s), n in sorted(summary.samples.items()))}); "
-                   f"quarantined {summary.quarantined}; output {summary.out_dir}")
+                   f"quarantined {summary.quarantined}; output {summary.out_dir}"
+                   + "".join(f"; {c}: " + ", ".join(f"{k} {v:g}" for k, v in t.items()) for c, t in summary.stats.items()))
 
 # --- commands that live beside their subsystem (ecgcorpus/cli_*.py) --------------------------------
 # Each module defines one click command or group; listed here so `ecgcorpus --help` shows them all.

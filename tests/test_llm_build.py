@@ -219,3 +219,14 @@ def test_run_counts_usage_and_cost_for_the_lock(llm_build):
     assert stats["llm_requests"] == 1 and stats["llm_samples"] == len(samples) >= 1
     expected = (stats["llm_prompt_tokens"] * 2.5 + stats["llm_completion_tokens"] * 10.0) / 1e6
     assert stats["llm_cost_usd"] == pytest.approx(expected)
+
+
+def test_usage_and_cost_reach_the_lock_and_summary(llm_build):
+    import json
+
+    tmp, _, summary = llm_build
+    lock = json.loads((tmp / "out" / "build.lock.json").read_text())
+    llm_configs = {c: t for c, t in lock["stats"].items() if "llm_requests" in t}
+    assert llm_configs and all(t["llm_requests"] > 0 and t["llm_cost_usd"] > 0 for t in llm_configs.values())
+    assert summary.stats == lock["stats"]
+    assert any("llm_cost_usd" in line for line in summary.lines())

@@ -32,6 +32,7 @@ class BuildContext:
     def __init__(self, manifest: Manifest, rng: np.random.Generator):
         self.manifest = manifest
         self.rng = rng
+        self.stats: dict[str, float] = {}   # builder counters (e.g. LLM tokens, cost), summed into the lock
         self._sources: dict[str, Source] = {}
 
     def source(self, ref: RecordRef) -> Source:

@@ -29,12 +29,15 @@ class BuildSummary:
     out_dir: str
     samples: Counter            # (config, split) → rows
     quarantined: int
+    stats: dict
     units_run: int
     units_reused: int
 
     def lines(self) -> list[str]:
         out = [f"{config}/{split}: {n} samples" for (config, split), n in sorted(self.samples.items())]
         out.append(f"quarantined: {self.quarantined} (see {os.path.join(self.out_dir, QUARANTINE_NAME)})")
+        for config, totals in self.stats.items():
+            out.append(f"{config}: " + ", ".join(f"{k} {v:g}" for k, v in totals.items()))
         out.append(f"units: {self.units_run} built, {self.units_reused} reused · output: {self.out_dir}")
         return out
 
@@ -69,7 +72,9 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     samples = Counter()
     for unit, result in zip(plan.units, ordered):
         samples[(unit.config, unit.split)] += result.rows
-    return BuildSummary(out_dir, samples, len(quarantine), len(todo), reused)
+    from .lock import builder_stats
+
+    return BuildSummary(out_dir, samples, len(quarantine), builder_stats(plan, ordered), len(todo), reused)
 
 
 def run_units(units, plan: Plan, out_dir: str, workers: int | None, executor: str):

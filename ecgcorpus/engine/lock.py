@@ -41,7 +41,18 @@ def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict])
         "shards": [{"path": r.relpath, "rows": r.rows, "sha256": r.sha256, "unit_id": r.unit_id}
                    for r in sorted(results, key=lambda r: r.relpath) if r.rows],
         "quarantine": {"total": len(quarantine), "by_reason": dict(sorted(reasons.items()))},
+        "stats": builder_stats(plan, results),
     }
+
+
+def builder_stats(plan: Plan, results: list[UnitResult]) -> dict[str, dict[str, float]]:
+    """Builder counters (LLM requests, tokens, cost …) summed per config, in plan order."""
+    out: dict[str, dict[str, float]] = {}
+    for unit, result in zip(plan.units, results):
+        for key, value in sorted(result.stats.items()):
+            totals = out.setdefault(unit.config, {})
+            totals[key] = round(totals.get(key, 0) + value, 6)
+    return out
 
 
 def write_json(path: str, doc: dict) -> None:

@@ -28,6 +28,7 @@ class UnitResult:
     sha256: str
     records: int
     quarantine: list[dict] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -69,7 +70,7 @@ def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
     else:
         # Every record of the unit was quarantined: no shard (readers reject zero-row Parquet files).
         sha = EMPTY_SHARD
-    result = UnitResult(unit.unit_id, unit.relpath, len(samples), sha, len(unit.items), quarantine)
+    result = UnitResult(unit.unit_id, unit.relpath, len(samples), sha, len(unit.items), quarantine, ctx.stats)
     write_marker(out_dir, result)
     return result
 
