@@ -54,7 +54,8 @@ def make_executor(units: list[Unit], manifest: Manifest, out_dir: str, workers: 
         from datatrove.executor import LocalPipelineExecutor
 
         n = workers or (spec.workers if spec.workers > 0 else None) or (os.cpu_count() or 1)
-        return LocalPipelineExecutor(workers=n, start_method="spawn", **common)
+        # fork: workers inherit the imported modules and the plan (spawn re-imports them per worker)
+        return LocalPipelineExecutor(workers=n, start_method="fork", **common)
     if spec.backend == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
