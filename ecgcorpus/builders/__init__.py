@@ -9,6 +9,7 @@ from .base import Builder, BuildContext, WorkItem
 
 BUILDERS: dict[str, str] = {
     "report": "ecgcorpus.builders.report:ReportBuilder",
+    "image": "ecgcorpus.builders.image:ImageBuilder",
     "comparison": "ecgcorpus.builders.comparison:ComparisonBuilder",
     "features": "ecgcorpus.builders.features:FeaturesBuilder",
     "label_qa": "ecgcorpus.builders.label_qa:LabelQABuilder",
