@@ -238,7 +238,7 @@ def test_mimic_header_prints_the_machine_measurements(data_dir):
     ref = next(r for r in src.scan() if r.extra.get("measurements"))
     lines = [line for col in header_columns(ref.record_id, ref, "full") for line in col]
     rr = ref.extra["measurements"]["rr_interval"]
-    assert f"Vent. rate: {60000 / rr:.0f} bpm" in lines
+    assert any(f"Vent. rate: {60000 / rr:.0f} bpm" in line for line in lines) and len(lines) <= 6
 
 
 def test_sidecar_schema(ptbxl):

@@ -13,7 +13,7 @@ import pickle
 from ..errors import EcgCorpusError
 from ..manifest import ClusterSpec, Manifest
 from .plan import Unit
-from .shard import STATE_DIR, read_marker, run_unit
+from .shard import STATE_DIR, limit_threads, read_marker, run_unit
 
 
 class RunUnitTask:
@@ -25,6 +25,8 @@ class RunUnitTask:
 
     def __call__(self, data, rank: int = 0, world_size: int = 1):
         if self._loaded is None:
+            if world_size > 1:
+                limit_threads()
             with open(self.plan_path, "rb") as f:
                 self._loaded = pickle.load(f)
         units, manifest, out_dir = self._loaded

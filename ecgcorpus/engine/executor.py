@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from ..manifest import Manifest
 from .plan import Unit
-from .shard import UnitResult, run_unit
+from .shard import UnitResult, limit_threads, run_unit
 
 
 def default_workers() -> int:
@@ -24,7 +24,7 @@ def run_local(units: list[Unit], manifest: Manifest, out_dir: str, workers: int)
             yield run_unit(unit, manifest, out_dir)
         return
     pending = iter(units)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
         running = set()
         for unit in pending:
             running.add(pool.submit(run_unit, unit, manifest, out_dir))
@@ -63,5 +63,3 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
 
-
-Callback = Callable[[UnitResult], None]

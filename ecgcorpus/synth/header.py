@@ -51,6 +51,8 @@ def measurement_lines(m: dict | None) -> list[str]:
     axes = [m.get(k) for k in ("p_axis", "qrs_axis", "t_axis")]
     if all(isinstance(a, (int, float)) and -360 <= a <= 360 for a in axes):
         lines.append("P-R-T axes: " + " ".join(f"{a:.0f}" for a in axes))
+    if len(lines) > 3:  # the header band holds three lines
+        lines = ["   ".join(lines[i:i + 2]) for i in range(0, len(lines), 2)]
     return lines
 
 

@@ -1,0 +1,118 @@
+"""Paper-ECG image speed: ecgcorpus.synth (OpenCV) against a matplotlib rendering of the same page.
+
+The reference draws what ecg-image-kit draws with matplotlib (1 mm / 5 mm grid lines one by
+one, 12 lead segments + the lead II rhythm strip, calibration pulses, labels, header text) and
+saves a PNG at the same DPI: the straightforward way, measured here in the same run. Ours is
+timed plain and with every distortion (qr, handwriting, stamp, wrinkles, creases, rotation,
+perspective, crop, color, noise, blur, jpeg), each image written as PNG. Single core.
+
+    python bench/bench_synth.py [--images 8] [--dpi 200]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import pathlib  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ecgcorpus.sources import open_source  # noqa: E402
+from ecgcorpus.synth import PageOptions, render  # noqa: E402
+from ecgcorpus.synth.layout import PULSE_GAP_MM, PULSE_S, parse_layout, plan_page  # noqa: E402
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "ptbxl"
+ECG_IMAGE_KIT_S = {"plain": 2.0, "full": 7.1}   # measured on this machine (issue 5), median of 8
+
+
+def ours(ecg, ref, dpi: int, distortions, seed: int, out: pathlib.Path) -> float:
+    t = time.perf_counter()
+    rendered = render(ecg, ref, PageOptions(dpi=dpi), distortions, seed)
+    out.write_bytes(rendered.encode("png"))
+    return time.perf_counter() - t
+
+
+def matplotlib_page(ecg, ref, dpi: int, out: pathlib.Path) -> float:
+    """The same page the matplotlib way: grid lines, ax.plot per panel, ax.text, savefig PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = time.perf_counter()
+    plan = plan_page(parse_layout("3x4+II"), ecg.leads, ecg.duration_s)
+    w, h = plan.width_mm, plan.height_mm
+    fig = plt.figure(figsize=(w / 25.4, h / 25.4), dpi=dpi)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.axis("off")
+    for k in range(int(w) + 1):
+        ax.axvline(k, color="#e66e6e" if k % 5 == 0 else "#f8c4c4", lw=0.6 if k % 5 == 0 else 0.3, zorder=0)
+    for k in range(int(h) + 1):
+        ax.axhline(k, color="#e66e6e" if k % 5 == 0 else "#f8c4c4", lw=0.6 if k % 5 == 0 else 0.3, zorder=0)
+    signal = ecg.signal
+    for p in plan.panels:
+        i0, i1 = int(p.t_start * ecg.fs), int(p.t_end * ecg.fs)
+        mv = signal[ecg.leads.index(p.lead), i0:i1]
+        x = p.x0_mm + (np.arange(mv.size) / ecg.fs) * plan.speed
+        ax.plot(x, p.baseline_mm - mv * plan.gain, color="black", lw=0.9)
+        ax.text(p.x0_mm + 1, p.baseline_mm - 7, p.lead, fontsize=9)
+    for y in plan.row_baselines_mm:
+        x0 = plan.pulse_x0_mm
+        xs = [x0, x0 + PULSE_GAP_MM, x0 + PULSE_GAP_MM, x0 + PULSE_GAP_MM + PULSE_S * plan.speed,
+              x0 + PULSE_GAP_MM + PULSE_S * plan.speed, x0 + 2 * PULSE_GAP_MM + PULSE_S * plan.speed]
+        ax.plot(xs, [y, y, y - plan.gain, y - plan.gain, y, y], color="black", lw=0.9)
+    for k, line in enumerate([f"ID: {ref.record_id}", f"Age: {ref.age}  Sex: {ref.sex}", f"Date: {ref.acquired}"]):
+        ax.text(8, 11 + 5 * k, line, fontsize=9)
+    ax.text(plan.trace_x0_mm, h - 8, f"{plan.speed:g} mm/s    {plan.gain:g} mm/mV", fontsize=9)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return time.perf_counter() - t
+
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=8)
+    ap.add_argument("--dpi", type=int, default=200)
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+    src = open_source("ptbxl", str(DATA))
+    ref = src.get("ptbxl:1")
+    ecg = src.load(ref)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        ours(ecg, ref, args.dpi, ["all"], 0, tmp / "warm.png")          # imports, page cache, font tables
+        matplotlib_page(ecg, ref, args.dpi, tmp / "warm-mpl.png")
+        plain, full, mpl, sizes = [], [], [], []
+        for k in range(args.images):                                     # interleaved: same machine load for all
+            plain.append(ours(ecg, ref, args.dpi, [], k, tmp / f"plain-{k}.png"))
+            full.append(ours(ecg, ref, args.dpi, ["all"], k, tmp / f"full-{k}.png"))
+            mpl.append(matplotlib_page(ecg, ref, args.dpi, tmp / f"mpl-{k}.png"))
+            sizes.append((tmp / f"full-{k}.png").stat().st_size)
+    s_plain, s_full, s_mpl = (statistics.median(v) for v in (plain, full, mpl))
+    print(f"{args.images} images each, {args.dpi} dpi letter, 3x4+II, PTB-XL record 1, one core, PNG written")
+    print(f"matplotlib reference (plain page): {s_mpl:.3f} s/image")
+    print(f"ecgcorpus.synth plain:             {s_plain:.3f} s/image  ({s_mpl / s_plain:.1f}x faster)")
+    print(f"ecgcorpus.synth all distortions:   {s_full:.3f} s/image  ({s_mpl / s_full:.1f}x faster than the "
+          f"reference's plain page; PNG {statistics.median(sizes) / 1e6:.1f} MB)")
+    print(f"against ecg-image-kit on this machine ({ECG_IMAGE_KIT_S['plain']} s plain, "
+          f"{ECG_IMAGE_KIT_S['full']} s full): {ECG_IMAGE_KIT_S['plain'] / s_plain:.0f}x plain, "
+          f"{ECG_IMAGE_KIT_S['full'] / s_full:.0f}x full (target: full <= 0.15 s/image)")
+    print(f"RESULT bench_synth ratio_plain_vs_matplotlib={s_mpl / s_plain:.1f} "
+          f"ratio_full_vs_matplotlib_plain={s_mpl / s_full:.1f} s_per_image_plain={s_plain:.3f} "
+          f"s_per_image_full={s_full:.3f} s_per_image_matplotlib={s_mpl:.3f} "
+          f"ratio_full_vs_ecg_image_kit_full={ECG_IMAGE_KIT_S['full'] / s_full:.0f}")
+
+
+if __name__ == "__main__":
+    main()
