@@ -116,6 +116,7 @@ class _Pass:
             found.add("warning", "phi_like", "PHI-like strings in free text", {"id": sid, "kind": kind, "text": text})
         conv = json.dumps(row["conversations"], sort_keys=True)
         ecg_key = json.dumps([(e["record_id"], e["start"], e["stop"]) for e in row["ecgs"]])
+        ecg_key += "".join(hashlib.blake2b(img["bytes"] or b"", digest_size=8).hexdigest() for img in row["images"])
         _check_duplicate(self.exact, _digest(conv + ecg_key), row["split"], sid, found, "exact")
         _check_duplicate(self.near, _digest(_norm(human + " || " + gpt)), row["split"], sid, found, "near")
 
