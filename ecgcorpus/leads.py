@@ -28,3 +28,10 @@ def canonical_order(leads: list[str] | tuple[str, ...]) -> list[int]:
     """
     rank = {name: i for i, name in enumerate(CANONICAL_LEADS)}
     return sorted(range(len(leads)), key=lambda i: (rank.get(leads[i], len(rank)), i))
+
+
+def require_canonical(name: str) -> str:
+    """``name`` if it is one of the twelve canonical lead names, else ValueError (for validators)."""
+    if name not in CANONICAL_LEADS:
+        raise ValueError(f"unknown lead {name!r}; use one of {' '.join(CANONICAL_LEADS)}")
+    return name

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from ..errors import EcgCorpusError
+from ..registry import load_registered
 from .base import Builder, BuildContext, WorkItem
 
 BUILDERS: dict[str, str] = {
@@ -20,11 +18,7 @@ BUILDERS: dict[str, str] = {
 
 
 def builder_class(name: str) -> type[Builder]:
-    try:
-        module, cls = BUILDERS[name].split(":")
-    except KeyError:
-        raise EcgCorpusError(f"unknown builder type {name!r}; known: {', '.join(BUILDERS)}") from None
-    return getattr(importlib.import_module(module), cls)
+    return load_registered(BUILDERS, name, "builder type")
 
 
 __all__ = ["BUILDERS", "Builder", "BuildContext", "WorkItem", "builder_class"]

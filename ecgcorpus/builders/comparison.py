@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..features import FEATURES, Measurements
-from ..leads import CANONICAL_LEADS
+from ..leads import require_canonical
 from ..prompts import load_prompts
 from ..sample import ECG_TOKEN, Sample
 from ..types import RecordRef
@@ -46,9 +46,7 @@ class ComparisonParams(BaseModel):
     @field_validator("lead")
     @classmethod
     def _lead(cls, lead):
-        if lead not in CANONICAL_LEADS:
-            raise ValueError(f"unknown lead {lead!r}; use one of {' '.join(CANONICAL_LEADS)}")
-        return lead
+        return require_canonical(lead)
 
     @model_validator(mode="after")
     def _sizes(self):

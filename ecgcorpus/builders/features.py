@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..errors import SourceError
 from ..features import FEATURES, Measurements, measure, wave_suffix
-from ..leads import CANONICAL_LEADS
+from ..leads import require_canonical
 from ..prompts import load_prompts
 from ..sample import ECG_TOKEN, Sample, Segment
 from ..signal_profile import apply_profile
@@ -42,9 +42,7 @@ class FeaturesParams(BaseModel):
     @field_validator("lead")
     @classmethod
     def _lead(cls, lead):
-        if lead not in CANONICAL_LEADS:
-            raise ValueError(f"unknown lead {lead!r}; use one of {' '.join(CANONICAL_LEADS)}")
-        return lead
+        return require_canonical(lead)
 
     @field_validator("features")
     @classmethod

@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from ..errors import EcgCorpusError
+from ..registry import load_registered
 from .base import Source
 
 # name → "module:Class"; imported lazily so that `ecgcorpus --help` stays fast.
@@ -27,12 +25,7 @@ SOURCES: dict[str, str] = {
 
 
 def source_class(name: str) -> type[Source]:
-    try:
-        target = SOURCES[name]
-    except KeyError:
-        raise EcgCorpusError(f"unknown source {name!r}; known: {', '.join(SOURCES)}") from None
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)
+    return load_registered(SOURCES, name, "source")
 
 
 def open_source(name: str, root, **options) -> Source:
