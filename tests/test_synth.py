@@ -179,6 +179,38 @@ def test_each_distortion_changes_pixels_deterministically(ptbxl, clean, name):
         assert 0 <= x0 <= x1 <= w and 0 <= y0 <= y1 <= h and 0 <= box["visible"] <= 1
 
 
+def test_png_writer_is_lossless_and_standard(ptbxl):
+    """encode_png (fpng) decodes, with OpenCV and with Pillow, to exactly the rendered pixels."""
+    import io
+
+    from PIL import Image
+
+    from ecgcorpus.synth.png import encode_png
+
+    ref, ecg = ptbxl
+    image = render(ecg, ref, PageOptions(**FAST), ["all"], seed=3).image
+    data = encode_png(image)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data == encode_png(image.copy())
+    assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), image)
+    pil = Image.open(io.BytesIO(data))
+    assert pil.mode == "RGB" and np.array_equal(np.asarray(pil)[:, :, ::-1], image)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    assert np.array_equal(cv2.imdecode(np.frombuffer(encode_png(grey), np.uint8), cv2.IMREAD_GRAYSCALE), grey)
+    with pytest.raises(ValueError, match="8-bit"):
+        encode_png(image.astype(np.float32))
+
+
+@pytest.mark.parametrize("sigma", [3.0, 6.0, 9.0])
+def test_noise_grain_has_the_logged_sigma(sigma):
+    from ecgcorpus.synth.photo import apply_noise
+
+    grey = np.full((400, 600, 3), 128, np.uint8)
+    out = apply_noise(grey, {"sigma": sigma, "salt_pepper": 0.0}, np.random.default_rng(1))
+    grain = out[:, :, 0].astype(float) - 128
+    assert abs(grain.mean()) < 0.3 and abs(grain.std() / sigma - 1) < 0.08
+    assert np.array_equal(out[:, :, 0], out[:, :, 2])          # luminance grain: same on every channel
+
+
 def test_turning_one_distortion_on_keeps_the_others_parameters(ptbxl):
     ref, ecg = ptbxl
     few = render(ecg, ref, PageOptions(**FAST), ["blur", "rotation"], seed=5).sidecar["distortions"]

@@ -66,11 +66,13 @@ def apply_creases(sheet: Sheet, p: dict, rng: np.random.Generator) -> None:
         vertical = abs(direction[1]) > abs(direction[0])
         centre = np.array([fold["pos"] * sheet.width, sheet.height / 2]) if vertical else \
             np.array([sheet.width / 2, fold["pos"] * sheet.height])
-        d = (xs[None, :] - centre[0]) * normal[0] + (ys[:, None] - centre[1]) * normal[1]
+        d = ((xs - np.float32(centre[0])) * np.float32(normal[0]))[None, :] \
+            + ((ys - np.float32(centre[1])) * np.float32(normal[1]))[:, None]      # float32 throughout
         # The two faces of a fold tilt opposite ways: one lit, one shaded, fading with distance.
         facing = float(np.cos(light) * normal[0] + np.sin(light) * normal[1])
-        factor *= 1.0 + p["depth"] * facing * np.sign(d) * np.exp(-np.abs(d) / width_px)
-        factor *= 1.0 - 0.5 * p["depth"] * np.exp(-(d / (0.4 * width_px)) ** 2)
+        near = d * np.float32(1 / (0.4 * width_px))
+        factor *= 1 + np.float32(p["depth"] * facing) * np.sign(d) * np.exp(np.abs(d) * np.float32(-1 / width_px))
+        factor *= 1 - np.float32(0.5 * p["depth"]) * np.exp(-(near * near))
         span = np.hypot(sheet.width, sheet.height)
         ends = np.stack([centre - direction * span, centre + direction * span]) - 0.5
         sheet.fold_line(ends, 1.0 - 1.6 * p["depth"], max(1, int(round(0.15 * sheet.px_per_mm))))

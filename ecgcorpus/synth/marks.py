@@ -12,9 +12,11 @@ from .text import FONT, SCRIPT, put_text, text_box
 INKS = {"blue": (150, 60, 25), "black": (35, 30, 30), "red": (45, 40, 185), "purple": (140, 45, 110),
         "green": (60, 120, 30)}   # BGR
 # Our own short clinical scribbles (not from any dataset).
-WORDS = ("urgent", "see prev.", "AF?", "ST elev?", "repeat ECG", "old MI?", "call Dr. K", "chest pain",
-         "rate 110", "pt stable", "no change", "reviewed", "K+ 3.1", "?ischaemia", "inf. leads", "QTc long",
-         "echo pls", "seen", "lat. ST dep", "compare", "bed 12", "pre-op", "post PCI", "pain free")
+# Handwritten notes carry no finding: a vision model trained on these pages must not learn to
+# read a diagnosis ("AF?", "ST elev?") off a note that has nothing to do with the trace.
+WORDS = ("see prev.", "repeat ECG", "call Dr. K", "reviewed", "initials", "seen", "compare", "bed 12",
+         "pre-op", "file", "copy to GP", "pt ID ok", "ward 4", "fax", "2nd copy", "scan", "OPD", "signed",
+         "for review", "clinic", "re-do leads", "ok", "urgent", "night shift")
 STAMP_WORDS = ("RECEIVED", "REVIEWED", "COPY", "CONFIDENTIAL", "VERIFIED", "FILED", "SCANNED", "ARCHIVE")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 

@@ -39,23 +39,32 @@ def apply_blur(image: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarr
     return cv2.GaussianBlur(image, (0, 0), p["sigma_px"])
 
 
+GRAIN_GAIN = 1.6
+
+
 def sample_noise(rng: np.random.Generator, px_per_mm: float) -> dict:
     return {"sigma": round(float(rng.uniform(3, 9)), 2), "salt_pepper": round(float(rng.uniform(5e-4, 3e-3)), 5)}
 
 
 def apply_noise(image: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian luminance noise, then salt-and-pepper specks.
+    """Gaussian luminance grain, then salt-and-pepper specks.
 
-    Uniform bytes go through the normal quantile function (a 256-entry table) instead of drawing
-    normals: the same distribution to 1/256 of probability, at a fraction of the cost.
+    The grain is drawn on a half-resolution grid and interpolated: a camera's or scanner's noise
+    passes through its optics and demosaicing, so it is not independent pixel to pixel (and the
+    image stays compressible: PNG writing time follows its entropy). Uniform bytes go through
+    the normal quantile function (a 256-entry table) instead of drawing normals: the same
+    distribution to 1/256 of probability, at a fraction of the cost.
     """
     h, w = image.shape[:2]
-    quantiles = np.rint(ndtri((np.arange(256) + 0.5) / 256) * p["sigma"])
-    up = np.clip(quantiles, 0, 255).astype(np.uint8)
-    down = np.clip(-quantiles, 0, 255).astype(np.uint8)
-    u = rng.integers(0, 256, (h, w), dtype=np.uint8)
-    plus, minus = cv2.LUT(u, up), cv2.LUT(u, down)
-    out = cv2.subtract(cv2.add(image, cv2.merge([plus] * 3)), cv2.merge([minus] * 3))
+    # Bilinear interpolation averages neighbours and lowers the spread: 1.6 restores the requested
+    # sigma on average (measured: the interpolated grain keeps about 0.63 of it).
+    quantiles = np.rint(ndtri((np.arange(256) + 0.5) / 256) * p["sigma"] * GRAIN_GAIN)
+    shifted = np.clip(quantiles + 128, 0, 255).astype(np.uint8)            # noise + 128, one byte per pixel
+    u = rng.integers(0, 256, ((h + 1) // 2, (w + 1) // 2), dtype=np.uint8)
+    grain = cv2.resize(cv2.LUT(u, shifted), (w, h), interpolation=cv2.INTER_LINEAR)
+    if image.ndim == 3:
+        grain = cv2.merge([grain] * image.shape[2])
+    out = cv2.addWeighted(image, 1.0, grain, 1.0, -128.0)                  # saturates once, after the sum
     k = int(p["salt_pepper"] * h * w)
     flat = out.reshape(-1, image.shape[2])
     where = rng.integers(0, h * w, k)

@@ -15,6 +15,7 @@ from .geometry import transform_box
 from .header import draw_footer, draw_header, header_columns
 from .layout import auto_layout, parse_layout, plan_page
 from .options import PageOptions
+from .png import encode_png
 from .paper import paper_image
 from .sidecar import ImageInfo, LayoutInfo, LeadBox, PaperInfo, Scale, Sidecar
 from .trace import draw_leads
@@ -85,14 +86,10 @@ def render(ecg: ECG, ref: RecordRef | None = None, options: PageOptions | None =
 
 def encode(image: np.ndarray, fmt: str = "png", quality: int = 92) -> bytes:
     if fmt == "png":
-        # zlib level 1 with the "up" filter alone: on these pages 2x faster than libpng's adaptive
-        # filter choice at about the same size (measured in bench/bench_synth.py's development).
-        ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1,
-                                               cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
-    elif fmt in ("jpeg", "jpg"):
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    else:
+        return encode_png(image)
+    if fmt not in ("jpeg", "jpg"):
         raise EcgCorpusError(f"image format {fmt!r}: use png or jpeg")
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise EcgCorpusError(f"OpenCV could not encode the image as {fmt}")
     return buf.tobytes()
