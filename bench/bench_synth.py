@@ -24,9 +24,9 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ecgcorpus.engine.worker import prepare_worker  # noqa: E402
 from ecgcorpus.sources import open_source  # noqa: E402
 from ecgcorpus.synth import PageOptions, render  # noqa: E402
 from ecgcorpus.synth.layout import PULSE_GAP_MM, PULSE_S, parse_layout, plan_page  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--dpi", type=int, default=200)
     args = ap.parse_args()
-    cv2.setNumThreads(1)
+    prepare_worker()                     # one thread, allocator keeps freed pages: as in a build worker
     src = open_source("ptbxl", str(DATA))
     ref = src.get("ptbxl:1")
     ecg = src.load(ref)

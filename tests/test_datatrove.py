@@ -6,6 +6,8 @@ import shutil
 import pytest
 
 from ecgcorpus.engine.build import build
+from ecgcorpus.engine.datatrove_executor import UnitStore
+from ecgcorpus.engine.plan import make_plan
 from ecgcorpus.manifest import load_manifest
 
 pytest.importorskip("datatrove")
@@ -44,8 +46,9 @@ def test_datatrove_matches_local_and_resumes_one_task(data_dir, tmp_path):
     import json
 
     markers = {json.loads(p.read_text())["relpath"]: p for p in (state / "units").glob("*.json")}
-    units = __import__("pickle").load(open(state / "units.pkl", "rb"))[0]
-    rank = next(i for i, u in enumerate(units) if u.relpath == str(victim.relative_to(tmp_path / "dt")))
+    store = UnitStore(str(state / "units.pkl"))
+    rank = next(i for i in range(summary.units_run + summary.units_reused)
+                if store.unit(i)[0].relpath == str(victim.relative_to(tmp_path / "dt")))
     victim.unlink()
     markers[str(victim.relative_to(tmp_path / "dt"))].unlink()
     os.remove(state / "datatrove" / "completions" / f"{rank:05d}")
@@ -54,3 +57,18 @@ def test_datatrove_matches_local_and_resumes_one_task(data_dir, tmp_path):
     assert again.units_run == 1
     assert {p: p.stat().st_mtime_ns for p in shards if p != victim} == before  # no double work
     assert tree(tmp_path / "dt") == tree(tmp_path / "local")                    # no missing shard
+
+
+def test_unit_store_gives_each_task_its_own_unit(data_dir, tmp_path):
+    (tmp_path / "m.yaml").write_text(MANIFEST.format(data=data_dir, out=tmp_path / "out"))
+    manifest = load_manifest(tmp_path / "m.yaml")
+    plan = make_plan(manifest)
+    path = str(tmp_path / "units.pkl")
+    UnitStore.write(path, plan.units, manifest, str(tmp_path / "out"))
+    store = UnitStore(path)
+    for rank in reversed(range(len(plan.units))):              # any order: each read seeks to its own unit
+        unit, got_manifest, out_dir = store.unit(rank)
+        assert unit == plan.units[rank] and out_dir == str(tmp_path / "out")
+        assert got_manifest.digest() == manifest.digest()
+    with pytest.raises(IndexError):
+        store.unit(len(plan.units))

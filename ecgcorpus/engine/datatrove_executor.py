@@ -13,7 +13,46 @@ import pickle
 from ..errors import EcgCorpusError
 from ..manifest import ClusterSpec, Manifest
 from .plan import Unit
-from .shard import STATE_DIR, limit_threads, read_marker, run_unit
+from .shard import STATE_DIR, read_marker, run_unit
+from .worker import prepare_worker
+
+
+class UnitStore:
+    """The plan as datatrove tasks read it: one file, the manifest and an offset table up front,
+    then each unit pickled on its own. A task unpickles its own unit only: on a cluster, a task
+    of a MIMIC-IV-ECG-sized plan must not load 800k record refs to build 40 of them."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._head = None
+
+    @staticmethod
+    def write(path: str, units: list[Unit], manifest: Manifest, out_dir: str) -> None:
+        blobs = [pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL) for unit in units]
+        offsets = [0]
+        for blob in blobs:
+            offsets.append(offsets[-1] + len(blob))
+        head = pickle.dumps((manifest, out_dir, offsets), protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(len(head).to_bytes(8, "little"))
+            f.write(head)
+            for blob in blobs:
+                f.write(blob)
+        os.replace(tmp, path)
+
+    def unit(self, rank: int) -> tuple[Unit, Manifest, str]:
+        with open(self.path, "rb") as f:
+            if self._head is None:
+                size = int.from_bytes(f.read(8), "little")
+                self._head = (8 + size, pickle.loads(f.read(size)))
+            start, (manifest, out_dir, offsets) = self._head
+            f.seek(start + offsets[rank])
+            return pickle.loads(f.read(offsets[rank + 1] - offsets[rank])), manifest, out_dir
+
+
+_STORES: dict[str, UnitStore] = {}     # per worker process: tasks after the first reuse the header
+_PREPARED: set[int] = set()            # pids (threadpoolctl's scan of loaded libraries is not free)
 
 
 class RunUnitTask:
@@ -21,22 +60,16 @@ class RunUnitTask:
 
     def __init__(self, plan_path: str):
         self.plan_path = plan_path
-        self._loaded = None
 
     def __call__(self, data, rank: int = 0, world_size: int = 1):
-        if self._loaded is None:
-            if world_size > 1:
-                limit_threads()
-            with open(self.plan_path, "rb") as f:
-                self._loaded = pickle.load(f)
-        units, manifest, out_dir = self._loaded
-        unit = units[rank]
+        if world_size > 1 and os.getpid() not in _PREPARED:
+            prepare_worker()
+            _PREPARED.add(os.getpid())
+        store = _STORES.setdefault(self.plan_path, UnitStore(self.plan_path))
+        unit, manifest, out_dir = store.unit(rank)
         if read_marker(out_dir, unit) is None:
             run_unit(unit, manifest, out_dir)
         return []
-
-    def __getstate__(self):
-        return {"plan_path": self.plan_path, "_loaded": None}
 
 
 def make_executor(units: list[Unit], manifest: Manifest, out_dir: str, workers: int | None):
@@ -47,8 +80,7 @@ def make_executor(units: list[Unit], manifest: Manifest, out_dir: str, workers: 
     state = os.path.join(out_dir, STATE_DIR)
     os.makedirs(state, exist_ok=True)
     plan_path = os.path.join(state, "units.pkl")
-    with open(plan_path, "wb") as f:
-        pickle.dump((units, manifest, out_dir), f)
+    UnitStore.write(plan_path, units, manifest, out_dir)
     spec: ClusterSpec = manifest.cluster
     common = dict(pipeline=[RunUnitTask(plan_path)], tasks=len(units), logging_dir=os.path.join(state, "datatrove"),
                   skip_completed=True)

@@ -9,7 +9,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from ..manifest import Manifest
 from .plan import Unit
-from .shard import UnitResult, limit_threads, run_unit
+from .shard import UnitResult, run_unit
+from .worker import prepare_worker
 
 
 def default_workers() -> int:
@@ -24,7 +25,7 @@ def run_local(units: list[Unit], manifest: Manifest, out_dir: str, workers: int)
             yield run_unit(unit, manifest, out_dir)
         return
     pending = iter(units)
-    with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=prepare_worker) as pool:
         running = set()
         for unit in pending:
             running.add(pool.submit(run_unit, unit, manifest, out_dir))

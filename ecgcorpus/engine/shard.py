@@ -37,26 +37,6 @@ class UnitResult:
 _BUILDERS: dict[tuple[str, int], object] = {}
 
 
-def limit_threads() -> None:
-    """One compute thread per worker process: with N processes on N cores, BLAS/OpenCV/Arrow thread
-    pools of their own only oversubscribe the machine (measured: no speed-up from a second worker)."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:
-        pass
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
-    import pyarrow
-
-    pyarrow.set_cpu_count(1)
-
-
 def _builder(manifest: Manifest, index: int):
     key = (manifest.digest(), index)
     if key not in _BUILDERS:
