@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,13 +85,51 @@ def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
             with open(path, "rb") as f:
                 metadata[name] = hashlib.sha256(f.read()).hexdigest()
     sizes = hashlib.sha256()
+    listing = _FolderSizes(root)
     for ref in refs:
         folder, stem = os.path.split(ref.path)
-        for ext in ("", ".hea", ".dat", ".mat", ".h5", ".csv", ".atr"):
-            path = os.path.join(folder, stem + ext)
-            if os.path.isfile(path):
-                sizes.update(f"{os.path.relpath(path, root)}:{os.path.getsize(path)}\n".encode())
+        files = listing.sizes(folder)
+        for ext in RECORD_FILE_SUFFIXES:
+            size = files.get(stem + ext)
+            if size is not None:
+                sizes.update(f"{listing.relative(folder, stem + ext)}:{size}\n".encode())
     return {"records": len(refs), "metadata_sha256": metadata, "record_files_sizes_sha256": sizes.hexdigest()}
+
+
+RECORD_FILE_SUFFIXES = ("", ".hea", ".dat", ".mat", ".h5", ".csv", ".atr")
+
+
+class _FolderSizes:
+    """File sizes per folder, listed once (one scandir instead of a stat per candidate name:
+    the plan of MIMIC-IV-ECG checks 800k records x 7 suffixes). Refs come folder by folder, so a
+    few recent listings are kept, not all of them."""
+
+    KEEP = 8
+
+    def __init__(self, root: str):
+        self.root = os.path.normpath(root)
+        self._recent: OrderedDict[str, dict[str, int]] = OrderedDict()
+
+    def sizes(self, folder: str) -> dict[str, int]:
+        if folder in self._recent:
+            self._recent.move_to_end(folder)
+            return self._recent[folder]
+        sizes = {}
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file():
+                        sizes[entry.name] = entry.stat().st_size
+        except OSError:
+            pass                                       # a missing folder: the loader reports it
+        self._recent[folder] = sizes
+        if len(self._recent) > self.KEEP:
+            self._recent.popitem(last=False)
+        return sizes
+
+    def relative(self, folder: str, name: str) -> str:
+        path = os.path.normpath(os.path.join(folder, name))
+        return path[len(self.root) + 1:] if path.startswith(self.root + os.sep) else os.path.relpath(path, self.root)
 
 
 def make_plan(manifest: Manifest) -> Plan:
