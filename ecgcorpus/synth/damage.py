@@ -26,15 +26,23 @@ def apply_wrinkles(sheet: Sheet, p: dict, rng: np.random.Generator) -> None:
     height = cv2.resize(rng.standard_normal((gh + 1, gw + 1)).astype(np.float32), (w, h),
                         interpolation=cv2.INTER_CUBIC) * 2.0
     # Crinkles: random meandering ridges and valleys, softened to a few mm.
+    # All crinkles' random numbers are drawn at once, and each sign is one polylines call.
+    k = p["crinkles"]
+    lengths = rng.integers(4, 12, k)
+    steps = rng.uniform(4, 14, k) * px_low
+    headings = rng.uniform(0, 2 * np.pi, k)
+    starts = rng.uniform([0, 0], [w, h], (k, 2))
+    signs = rng.choice([-1.0, 1.0], k)
+    turns = np.split(rng.normal(0, 0.2, int(lengths.sum())), np.cumsum(lengths)[:-1])
     ridges = np.zeros((h, w), np.float32)
-    for _ in range(p["crinkles"]):
-        n = int(rng.integers(4, 12))
-        step = rng.uniform(4, 14) * px_low
-        angle = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.2, n))
-        start = rng.uniform([0, 0], [w, h])
-        pts = start + np.cumsum(np.stack([np.cos(angle), np.sin(angle)], 1) * step, axis=0)
-        cv2.polylines(ridges, [np.rint(pts).astype(np.int32)], False, float(rng.choice([-1.0, 1.0])),
-                      max(1, int(round(0.6 * px_low))), cv2.LINE_AA)
+    for sign in (-1.0, 1.0):
+        lines = []
+        for i in np.flatnonzero(signs == sign):
+            angle = headings[i] + np.cumsum(turns[i])
+            pts = starts[i] + np.cumsum(np.stack([np.cos(angle), np.sin(angle)], 1) * steps[i], axis=0)
+            lines.append(np.rint(pts).astype(np.int32))
+        if lines:
+            cv2.polylines(ridges, lines, False, sign, max(1, int(round(0.6 * px_low))), cv2.LINE_AA)
     bulges = height.copy()
     height += cv2.GaussianBlur(ridges, (0, 0), max(0.8, 0.6 * px_low)) * 6.0
     slope = _slope(height, p["light_deg"])
@@ -84,5 +92,5 @@ def _slope(height: np.ndarray, light_deg: float) -> np.ndarray:
     gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
     a = np.deg2rad(light_deg)
-    slope = np.cos(a) * gx + np.sin(a) * gy
-    return slope / (float(slope.std()) + 1e-6)
+    slope = cv2.addWeighted(gx, float(np.cos(a)), gy, float(np.sin(a)), 0.0)     # stays float32
+    return slope * np.float32(1.0 / (float(slope.std()) + 1e-6))
