@@ -180,7 +180,7 @@ def test_each_distortion_changes_pixels_deterministically(ptbxl, clean, name):
 
 
 def test_png_writer_is_lossless_and_standard(ptbxl):
-    """encode_png (fpng) decodes, with OpenCV and with Pillow, to exactly the rendered pixels."""
+    """encode_png (numpy filter + ISA-L) decodes, with OpenCV and with Pillow, to exactly the rendered pixels."""
     import io
 
     from PIL import Image
@@ -373,3 +373,19 @@ def _write(tmp_path, data_dir):
     path = tmp_path / "m.yaml"
     path.write_text(MANIFEST.format(root=data_dir / "ptbxl", out=tmp_path / "out"))
     return path
+
+
+def test_image_shards_are_sized_by_image_bytes(data_dir, tmp_path):
+    """A 2 MB shard target holds ~1 augmented page at 100 dpi but 3+ clean ones: the plan sizes shards
+    by the encoded image, not by the signal (which image samples do not store)."""
+    from ecgcorpus.engine.plan import make_plan
+    from ecgcorpus.manifest import load_manifest
+
+    path = tmp_path / "m.yaml"
+    path.write_text(MANIFEST.format(root=data_dir / "ptbxl", out=tmp_path / "out")
+                    .replace('output: {dir: "', 'output: {target_shard_mb: 2, dir: "')
+                    .replace("format: jpeg", "format: png"))
+    rows = {}
+    for unit in make_plan(load_manifest(path)).units:
+        rows[unit.config] = max(rows.get(unit.config, 0), len(unit.items))
+    assert rows["img_aug"] == 1 and rows["img"] >= 2

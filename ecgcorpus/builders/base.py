@@ -78,6 +78,10 @@ class Builder:
         """Why this builder cannot use ``ref`` (quarantined with that reason), or None."""
         return None
 
+    def estimated_row_bytes(self, signal_bytes: int) -> int:
+        """About how many bytes one sample stores, for shard sizing (``signal_bytes``: one profiled ECG)."""
+        return signal_bytes
+
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         """Work items in a deterministic order (default: one per record)."""
         return [WorkItem((ref,)) for ref in refs]

@@ -163,7 +163,7 @@ def make_plan(manifest: Manifest) -> Plan:
             split = splits[(item.refs[0].extra["_source_key"], item.refs[0].record_id)]
             by_split.setdefault(split, []).append(item)
         layout = choose_layout(builder, manifest, usable)
-        rows = rows_per_shard(manifest, layout, usable)
+        rows = rows_per_shard(manifest, builder, layout, usable)
         for split in ("train", "validation", "test"):
             chunks = [by_split.get(split, [])[i:i + rows] for i in range(0, len(by_split.get(split, [])), rows)]
             for shard_index, chunk in enumerate(chunks):
@@ -194,12 +194,13 @@ def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef]) -
     return SignalLayout(dtype, len(leads), int(round(profile.duration_s * fs)))
 
 
-def rows_per_shard(manifest: Manifest, layout: SignalLayout, refs: list[RecordRef]) -> int:
+def rows_per_shard(manifest: Manifest, builder: Builder, layout: SignalLayout, refs: list[RecordRef]) -> int:
     out = manifest.output
     if layout.fixed:
-        per_row = layout.n_leads * layout.n_samples * _BYTES[layout.dtype]
+        signal = layout.n_leads * layout.n_samples * _BYTES[layout.dtype]
     else:
-        per_row = max((len(r.leads) * r.n_samples for r in refs), default=1) * _BYTES[layout.dtype]
+        signal = max((len(r.leads) * r.n_samples for r in refs), default=1) * _BYTES[layout.dtype]
+    per_row = builder.estimated_row_bytes(signal)
     rows = max(1, int(out.target_shard_mb * 2**20 // max(per_row, 1)))
     return min(rows, out.max_rows_per_shard) if out.max_rows_per_shard else rows
 
