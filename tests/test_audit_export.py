@@ -245,3 +245,33 @@ def test_export_wfdb_int16_keeps_adc_values(data_dir, tmp_path):
         read = wfdb.rdrecord(str(tmp_path / "x" / rec["ecg"]), physical=False)
         np.testing.assert_array_equal(read.d_signal.T, np.asarray(ecg["signal"]))
         assert list(read.adc_gain) == ecg["gain"] == [1000.0] * 12
+
+
+IMAGE_MANIFEST = """\
+name: images
+seed: 5
+sources:
+  - {{name: ptbxl, root: "{data}/ptbxl", limit: 6}}
+profile: {{duration_s: 10}}
+splits: {{ratios: {{train: 0.5, validation: 0.25, test: 0.25}}}}
+builders:
+  - {{type: image, config: img, params: {{base: report, dpi: 100}}}}
+output: {{dir: "{out}"}}
+"""
+
+
+def test_image_samples_count_for_leakage(data_dir, tmp_path):
+    """Image samples carry their records in meta.ecgs only: a planted cross-split image is a leak."""
+    (tmp_path / "m.yaml").write_text(IMAGE_MANIFEST.format(data=data_dir, out=tmp_path / "out"))
+    build(load_manifest(tmp_path / "m.yaml"), workers=1, progress=False)
+    root = tmp_path / "out"
+    clean = audit_corpus(root)
+    assert not clean.errors and clean.stats["records"] == 6 and clean.stats["by_source"] == {"ptbxl": 6}
+    train = sorted((root / "data" / "img").glob("train-*.parquet"))[0]
+    test = sorted((root / "data" / "img").glob("test-*.parquet"))[0]
+    row = pq.read_table(train).slice(0, 1)
+    moved = row.set_column(row.schema.get_field_index("split"), "split", pa.array(["test"]))
+    rewrite(root, test, lambda t: pa.concat_tables([t, moved]))
+    found = codes(audit_corpus(root))
+    assert found["leakage_patient"].level == "error" and found["leakage_record"].level == "error"
+    assert "duplicate_across_splits" in found

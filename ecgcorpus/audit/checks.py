@@ -100,10 +100,14 @@ class _Pass:
                 self.labels[lab.get("name") or lab.get("code")] += 1
         _check_placeholders(row, found)
         for ecg in row["ecgs"]:
+            _check_bounds(sid, ecg, found)
+        # Image samples store no signal: the records they print are named in meta.ecgs, and they
+        # leak a patient across splits just as much.
+        spans = row["ecgs"] or (meta.get("ecgs", []) if row["images"] else [])
+        for ecg in spans:
             self.counts["source"][ecg["source"]] += 1
             self.split_of_patient[(ecg["source"], ecg["patient_id"] or ecg["record_id"])].add(row["split"])
             self.split_of_record[ecg["record_id"]].add(row["split"])
-            _check_bounds(sid, ecg, found)
         human = " ".join(t["value"] for t in row["conversations"] if t["from"] == "human")
         gpt = " ".join(t["value"] for t in row["conversations"] if t["from"] != "human")
         self.q_len.append(len(human))
@@ -115,7 +119,7 @@ class _Pass:
         for kind, text in phi_hits(human + "\n" + gpt, self.dates_relative):
             found.add("warning", "phi_like", "PHI-like strings in free text", {"id": sid, "kind": kind, "text": text})
         conv = json.dumps(row["conversations"], sort_keys=True)
-        ecg_key = json.dumps([(e["record_id"], e["start"], e["stop"]) for e in row["ecgs"]])
+        ecg_key = json.dumps([(e["record_id"], e["start"], e["stop"]) for e in spans])
         ecg_key += "".join(hashlib.blake2b(img["bytes"] or b"", digest_size=8).hexdigest() for img in row["images"])
         _check_duplicate(self.exact, _digest(conv + ecg_key), row["split"], sid, found, "exact")
         _check_duplicate(self.near, _digest(_norm(human + " || " + gpt)), row["split"], sid, found, "near")
