@@ -127,10 +127,23 @@ class Manifest(_Strict):
     def canonical_json(self) -> str:
         """What the corpus depends on: everything but where it is written and how it runs."""
         data = self.model_dump(mode="json", exclude={"cluster": True, "output": {"dir"}})
+        if self.llm is not None:
+            data["llm"] = _llm_output_fields(self.llm)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _llm_output_fields(section: dict[str, Any]) -> dict[str, Any]:
+    """The llm fields that change the generated text (model, sampling, format); endpoint, key name,
+    concurrency, retries, cache path and prices only say how it runs, as in the LLM cache's key."""
+    from .llm.config import parse_config
+
+    try:
+        return parse_config(section).output_dict()
+    except ManifestError:
+        return section        # invalid: the llm_qa builder reports it; hash it as written
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")

@@ -66,3 +66,17 @@ def test_cli_bad_manifest_is_one_line_exit_1(tmp_path):
 def test_invalid_yaml(tmp_path):
     with pytest.raises(ManifestError, match=r"m.yaml:\d+: not valid YAML"):
         load_manifest(write(tmp_path, "name: [unclosed\n"))
+
+
+@pytest.mark.parametrize("change, same", [
+    ("concurrency: 64", True), ("base_url: http://127.0.0.1:9/v1", True), ("max_retries: 2", True),
+    ("model: other-model", False), ("temperature: 0.7", False),
+])
+def test_digest_holds_only_the_llm_fields_that_change_the_text(tmp_path, change, same):
+    base = GOOD + "llm: {model: m1, concurrency: 16}\n"
+    edited = base.replace("concurrency: 16", change if change.startswith("concurrency") else f"concurrency: 16, {change}")
+    if change.startswith("model"):
+        edited = base.replace("model: m1", change)
+    a = load_manifest(write(tmp_path, base)).digest()
+    b = load_manifest(write(tmp_path, edited)).digest()
+    assert (a == b) is same
