@@ -64,6 +64,13 @@ def rewrite(root, shard, fn):
     lock_path.write_text(json.dumps(lock))
 
 
+def plant_in_test(root, train, test):
+    """Copy the first row of a train shard into a test shard (a leak the audit must catch)."""
+    row = pq.read_table(train).slice(0, 1)
+    moved = row.set_column(row.schema.get_field_index("split"), "split", pa.array(["test"]))
+    rewrite(root, test, lambda t: pa.concat_tables([t, moved]))
+
+
 def codes(report):
     return {f.code: f for f in report.findings}
 
@@ -77,10 +84,7 @@ def test_clean_build_passes_strict(corpus):
 
 
 def test_planted_leakage_and_cross_split_duplicate(copy):
-    train, test = shards_of(copy, "train")[0], shards_of(copy, "test")[0]
-    row = pq.read_table(train).slice(0, 1)
-    moved = row.set_column(row.schema.get_field_index("split"), "split", pa.array(["test"]))
-    rewrite(copy, test, lambda t: pa.concat_tables([t, moved]))
+    plant_in_test(copy, shards_of(copy, "train")[0], shards_of(copy, "test")[0])
     found = codes(audit_corpus(copy))
     assert found["leakage_patient"].level == "error" and found["leakage_record"].level == "error"
     assert "duplicate_across_splits" in found
@@ -269,9 +273,7 @@ def test_image_samples_count_for_leakage(data_dir, tmp_path):
     assert not clean.errors and clean.stats["records"] == 6 and clean.stats["by_source"] == {"ptbxl": 6}
     train = sorted((root / "data" / "img").glob("train-*.parquet"))[0]
     test = sorted((root / "data" / "img").glob("test-*.parquet"))[0]
-    row = pq.read_table(train).slice(0, 1)
-    moved = row.set_column(row.schema.get_field_index("split"), "split", pa.array(["test"]))
-    rewrite(root, test, lambda t: pa.concat_tables([t, moved]))
+    plant_in_test(root, train, test)
     found = codes(audit_corpus(root))
     assert found["leakage_patient"].level == "error" and found["leakage_record"].level == "error"
     assert "duplicate_across_splits" in found

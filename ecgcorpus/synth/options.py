@@ -37,23 +37,13 @@ class PageOptions(BaseModel):
                 raise ValueError(str(exc)) from None
         return v
 
-    @field_validator("speed")
+    @field_validator("speed", "gain", "grid_colour")
     @classmethod
-    def _speed(cls, v: float) -> float:
-        if v not in SPEEDS_MM_S:
-            raise ValueError(f"use {' or '.join(f'{s:g}' for s in SPEEDS_MM_S)}")
+    def _one_of(cls, v, info):
+        allowed = _ALLOWED[info.field_name]
+        if v not in allowed:
+            raise ValueError(f"use one of {', '.join(f'{a:g}' if isinstance(a, float) else str(a) for a in allowed)}")
         return v
 
-    @field_validator("gain")
-    @classmethod
-    def _gain(cls, v: float) -> float:
-        if v not in GAINS_MM_MV:
-            raise ValueError(f"use {', '.join(f'{g:g}' for g in GAINS_MM_MV)}")
-        return v
 
-    @field_validator("grid_colour")
-    @classmethod
-    def _colour(cls, v: str) -> str:
-        if v not in GRID_STYLES:
-            raise ValueError(f"use one of {', '.join(GRID_STYLES)}")
-        return v
+_ALLOWED = {"speed": SPEEDS_MM_S, "gain": GAINS_MM_MV, "grid_colour": tuple(GRID_STYLES)}
