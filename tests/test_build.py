@@ -175,3 +175,38 @@ def test_cli_build_summary_line(fixture_tree, tmp_path):
     result = CliRunner().invoke(main, ["build", str(path), "-j", "1"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("built ") and "quarantined" in result.output and str(tmp_path / "cli-out") in result.output
+
+
+FORK_AFTER_OPENCV = """\
+import sys, cv2, numpy as np
+cv2.setNumThreads(2)
+page = np.zeros((1500, 1500, 3), np.uint8)
+for _ in range(3):
+    cv2.GaussianBlur(page, (0, 0), 3)          # OpenCV's pool threads are alive in this process now
+from ecgcorpus.engine.build import build
+from ecgcorpus.manifest import load_manifest
+build(load_manifest(sys.argv[1]), workers=2, resume=False, progress=False, executor=sys.argv[2])
+print("built", cv2.getNumThreads())
+"""
+
+
+@pytest.mark.parametrize("executor", ["local", "datatrove"])
+def test_workers_fork_safely_after_opencv_used_threads(data_dir, tmp_path, executor):
+    """A process that ran OpenCV with threads, then builds with 2 workers: forked workers used to
+    wait forever on the parent's OpenCV pool. Run in a subprocess so a regression fails, not hangs."""
+    (tmp_path / "m.yaml").write_text(f"""\
+name: fork
+seed: 1
+sources:
+  - {{name: ptbxl, root: "{data_dir}/ptbxl", limit: 6}}
+profile: {{duration_s: 10}}
+builders:
+  - {{type: report}}
+output: {{dir: "{tmp_path}/out", max_rows_per_shard: 2}}
+cluster: {{backend: local}}
+""")
+    proc = subprocess.run([sys.executable, "-c", FORK_AFTER_OPENCV, str(tmp_path / "m.yaml"), executor],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["built", "2"]                 # the caller's setting is restored
+    assert len(list((tmp_path / "out" / "data").rglob("*.parquet"))) >= 3

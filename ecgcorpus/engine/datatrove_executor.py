@@ -14,7 +14,7 @@ from ..errors import EcgCorpusError
 from ..manifest import ClusterSpec, Manifest
 from .plan import Unit
 from .shard import STATE_DIR, read_marker, run_unit
-from .worker import prepare_worker
+from .worker import fork_safe_parent, prepare_worker
 
 
 class UnitStore:
@@ -109,7 +109,8 @@ def run_datatrove(units: list[Unit], manifest: Manifest, out_dir: str, workers: 
     """Run every unit through datatrove (completed ones are skipped), then yield the results in order."""
     if not units:
         return
-    make_executor(units, manifest, out_dir, workers).run()
+    with fork_safe_parent():
+        make_executor(units, manifest, out_dir, workers).run()
     for unit in units:
         result = read_marker(out_dir, unit)
         if result is None:

@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from ..manifest import Manifest
 from .plan import Unit
 from .shard import UnitResult, run_unit
-from .worker import prepare_worker
+from .worker import fork_safe_parent, prepare_worker
 
 
 def default_workers() -> int:
@@ -25,7 +25,7 @@ def run_local(units: list[Unit], manifest: Manifest, out_dir: str, workers: int)
             yield run_unit(unit, manifest, out_dir)
         return
     pending = iter(units)
-    with ProcessPoolExecutor(max_workers=workers, initializer=prepare_worker) as pool:
+    with fork_safe_parent(), ProcessPoolExecutor(max_workers=workers, initializer=prepare_worker) as pool:
         running = set()
         for unit in pending:
             running.add(pool.submit(run_unit, unit, manifest, out_dir))

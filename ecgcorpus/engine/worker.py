@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc mallopt parameters
 _MMAP_THRESHOLD_MAX = 32 << 20                      # glibc's ceiling for M_MMAP_THRESHOLD on 64-bit
@@ -16,6 +18,24 @@ _MMAP_THRESHOLD_MAX = 32 << 20                      # glibc's ceiling for M_MMAP
 def prepare_worker() -> None:
     limit_threads()
     keep_freed_memory()
+
+
+@contextmanager
+def fork_safe_parent() -> Iterator[None]:
+    """Around forking workers: OpenCV's thread pool does not survive fork (a child that touches it
+    waits forever on the parent's threads, which it does not have). Shrinking the pool to one
+    thread in the parent joins those threads before the fork; the caller's setting is restored."""
+    try:
+        import cv2
+    except ImportError:
+        yield
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def limit_threads() -> None:
