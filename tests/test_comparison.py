@@ -4,9 +4,7 @@ import json
 import re
 import shutil
 from datetime import datetime
-from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from ecgcorpus.builders.qa_groups import patient_groups
@@ -14,6 +12,7 @@ from ecgcorpus.engine.build import build
 from ecgcorpus.features import FEATURES
 from ecgcorpus.manifest import load_manifest
 from ecgcorpus.types import RecordRef
+from corpus_rows import rows
 from test_features import spoil_lead
 
 MANIFEST = """\
@@ -30,11 +29,6 @@ builders:
   - {{type: comparison, config: comparison_dialog, sources: [mimic], params: {{questions: 5, multi_turn: true}}}}
 output: {{dir: "{out}", max_rows_per_shard: 64}}
 """
-
-
-def rows(out: Path, config: str) -> list[dict]:
-    return [row for path in sorted((out / "data" / config).glob("*.parquet"))
-            for row in pq.read_table(path, columns=["conversations", "ecgs", "meta"]).to_pylist()]
 
 
 @pytest.fixture(scope="module")

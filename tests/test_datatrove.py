@@ -1,7 +1,6 @@
 """The same build through datatrove's local executor: identical bytes, and resume of one lost task."""
 
 import os
-import shutil
 
 import pytest
 

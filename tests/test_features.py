@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import wfdb
 
@@ -17,6 +16,7 @@ from ecgcorpus.features import FEATURES, measure, wave_suffix
 from ecgcorpus.manifest import load_manifest
 from ecgcorpus.sources import open_source
 from ecgcorpus.types import ECG
+from corpus_rows import rows
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -156,11 +156,6 @@ def spoil_lead(record: Path, lead: str, seed: int = 0) -> None:
     gain = header.adc_gain[column]
     data[:, column] = np.random.default_rng(seed).normal(0, 0.02 * gain, len(data)).astype("<i2")
     data.tofile(f"{record}.dat")
-
-
-def rows(out: Path, config: str) -> list[dict]:
-    return [row for path in sorted((out / "data" / config).glob("*.parquet"))
-            for row in pq.read_table(path, columns=["conversations", "ecgs", "meta"]).to_pylist()]
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,7 @@
 """Label QA: answers follow the record's harmonized labels, distractors never are one of them."""
 
 import json
-from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from ecgcorpus.builders.label_qa import LabelQAParams
@@ -11,6 +9,7 @@ from ecgcorpus.builders.qa_labels import distractors, vocabulary
 from ecgcorpus.engine.build import build
 from ecgcorpus.manifest import load_manifest
 from ecgcorpus.types import Label, RecordRef
+from corpus_rows import rows
 
 MANIFEST = """\
 name: label-qa-test
@@ -26,11 +25,6 @@ builders:
   - {{type: label_qa, config: label_qa_anyecg, sources: [ptbxl], params: {{profile: anyecg, samples_per_record: 3}}}}
 output: {{dir: "{out}", max_rows_per_shard: 20}}
 """
-
-
-def rows(out: Path, config: str) -> list[dict]:
-    return [row for path in sorted((out / "data" / config).glob("*.parquet"))
-            for row in pq.read_table(path, columns=["conversations", "ecgs", "meta"]).to_pylist()]
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from llm_server import TEST_KEY, FakeOpenAI, Faults
 
 from ecgcorpus.engine.build import build
 from ecgcorpus.manifest import ManifestError, load_manifest
+from corpus_rows import rows as all_rows
 
 MANIFEST = """\
 name: llm-test
@@ -40,7 +40,7 @@ def write_manifest(path: Path, root, out, url, cache, text=MANIFEST) -> Path:
 
 
 def rows(out: Path, config: str) -> list[dict]:
-    return [r for p in sorted((out / "data" / config).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    return all_rows(out, config, columns=None)
 
 
 def tree_bytes(out: Path) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ from ..leads import canonical_lead, canonical_order
 from ..types import ECG, Label, RecordRef
 from .base import Source, load_wfdb
 from .cpsc2018 import official_split
-from .wfdb_io import read_header, read_record
+from .wfdb_io import read_header
 
 _SEX = {"male": "M", "m": "M", "female": "F", "f": "F"}
 _UNKNOWN = {"", "unknown", "unknows", "nan", "none"}  # "Unknows": typo of the early CinC 2020 release
