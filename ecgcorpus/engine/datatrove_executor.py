@@ -51,7 +51,7 @@ class UnitStore:
             return pickle.loads(f.read(offsets[rank + 1] - offsets[rank])), manifest, out_dir
 
 
-_STORES: dict[str, UnitStore] = {}     # per worker process: tasks after the first reuse the header
+_STORES: dict[tuple, UnitStore] = {}   # per worker process: tasks after the first reuse the header
 _PREPARED: set[int] = set()            # pids (threadpoolctl's scan of loaded libraries is not free)
 
 
@@ -65,7 +65,8 @@ class RunUnitTask:
         if world_size > 1 and os.getpid() not in _PREPARED:
             prepare_worker()
             _PREPARED.add(os.getpid())
-        store = _STORES.setdefault(self.plan_path, UnitStore(self.plan_path))
+        st = os.stat(self.plan_path)        # a long-lived (Ray) worker may see a later build's plan here
+        store = _STORES.setdefault((self.plan_path, st.st_mtime_ns, st.st_size), UnitStore(self.plan_path))
         unit, manifest, out_dir = store.unit(rank)
         if read_marker(out_dir, unit) is None:
             run_unit(unit, manifest, out_dir)
