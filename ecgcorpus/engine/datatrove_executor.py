@@ -52,7 +52,6 @@ class UnitStore:
 
 
 _STORES: dict[tuple, UnitStore] = {}   # per worker process: tasks after the first reuse the header
-_PREPARED: set[int] = set()            # pids (threadpoolctl's scan of loaded libraries is not free)
 
 
 class RunUnitTask:
@@ -62,9 +61,8 @@ class RunUnitTask:
         self.plan_path = plan_path
 
     def __call__(self, data, rank: int = 0, world_size: int = 1):
-        if world_size > 1 and os.getpid() not in _PREPARED:
+        if world_size > 1:
             prepare_worker()
-            _PREPARED.add(os.getpid())
         st = os.stat(self.plan_path)        # a long-lived (Ray) worker may see a later build's plan here
         store = _STORES.setdefault((self.plan_path, st.st_mtime_ns, st.st_size), UnitStore(self.plan_path))
         unit, manifest, out_dir = store.unit(rank)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,9 +16,16 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc mallopt parameters
 _MMAP_THRESHOLD_MAX = 32 << 20                      # glibc's ceiling for M_MMAP_THRESHOLD on 64-bit
 
 
+_PREPARED: set[int] = set()       # pids already prepared (threadpoolctl's scan of loaded libraries is not free)
+
+
 def prepare_worker() -> None:
+    """Once per process; later calls in the same process do nothing."""
+    if os.getpid() in _PREPARED:
+        return
     limit_threads()
     keep_freed_memory()
+    _PREPARED.add(os.getpid())
 
 
 @contextmanager
