@@ -3,10 +3,10 @@
 The reference draws what ecg-image-kit draws with matplotlib (1 mm / 5 mm grid lines one by
 one, 12 lead segments + the lead II rhythm strip, calibration pulses, labels, header text) and
 saves a PNG at the same DPI: the straightforward way, measured here in the same run. Ours is
-timed plain, with ecg-image-kit's full feature set (its 7.1 s run: header, QR code, handwritten
-text, wrinkles and creases, and its augmentation: rotation, crop, colour temperature, noise) and
-with every distortion we have (that set plus stamp, perspective, blur, JPEG artefacts), each image
-written as PNG. Single core.
+timed plain, with ecg-image-kit's full feature set (its 7.1 s run in issue 5: "wrinkles +
+augmentation + header + QR", i.e. header, QR code, wrinkles and creases, and its augmentation:
+rotation, crop, colour temperature, noise) and with every distortion we have (that set plus
+handwriting, stamp, perspective, blur, JPEG artefacts), each image written as PNG. Single core.
 
     python bench/bench_synth.py [--images 8] [--dpi 200]
 """
@@ -33,8 +33,10 @@ from ecgcorpus.synth.layout import PULSE_GAP_MM, PULSE_S, parse_layout, plan_pag
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "ptbxl"
 ECG_IMAGE_KIT_S = {"plain": 2.0, "full": 7.1}   # measured on this machine (issue 5), median of 8
-# What ecg-image-kit's "full" run turns on, in our names (its print_header is our default header).
-KIT_FEATURES = ["qr", "handwriting", "wrinkles", "creases", "rotation", "crop", "color", "noise"]
+# What ecg-image-kit's "full" run turned on (wrinkles, augmentation, header, QR), in our names: its
+# wrinkles are our wrinkles and creases, its augmentation our rotation, crop, color and noise, and
+# its print_header our default header. Handwritten text was not part of that run.
+KIT_FEATURES = ["qr", "wrinkles", "creases", "rotation", "crop", "color", "noise"]
 
 
 def ours(ecg, ref, dpi: int, distortions, seed: int, out: pathlib.Path) -> float:

@@ -1,4 +1,4 @@
-"""The distortion registry and pipeline: paper marks and damage → one geometric warp → photometric.
+"""The distortion registry and pipeline: paper marks, damage and light → one geometric warp → photometric.
 
 Each distortion draws its parameters from its own generator, seeded by (seed, name), so turning
 one on or off never changes the others; the parameters are logged and, with the seed, reproduce
@@ -21,7 +21,7 @@ from .sheet import Sheet
 @dataclass(frozen=True)
 class Distortion:
     name: str
-    stage: str          # paper (drawn on / shading the sheet) | geometry (a homography) | photo (whole image)
+    stage: str          # paper (drawn on / shading / lighting the sheet) | geometry (a homography) | photo (whole image)
     sample: Callable
     apply: Callable     # paper: (sheet, params, rng); geometry: (params, size) → (matrix, size); photo: (img, params, rng) → img
     about: str
@@ -38,7 +38,7 @@ DISTORTIONS: dict[str, Distortion] = {d.name: d for d in (
     Distortion("perspective", "geometry", geometry.sample_perspective, geometry.perspective_matrix,
                "a camera's perspective (corners moved)"),
     Distortion("crop", "geometry", geometry.sample_crop, geometry.crop_matrix, "cropped or padded margins"),
-    Distortion("color", "photo", photo.sample_color, photo.apply_color, "colour temperature, brightness, contrast, gamma"),
+    Distortion("color", "paper", photo.sample_color, photo.apply_color, "colour temperature, brightness, contrast, gamma"),
     # Noise before blur: grain and specks are softened by the optics like the print is (and the
     # image stays compressible, which matters for PNG size and write time).
     Distortion("noise", "photo", photo.sample_noise, photo.apply_noise, "Gaussian and salt-and-pepper noise"),
@@ -106,7 +106,8 @@ def distort(page: np.ndarray, px_per_mm: float, names, seed: int,
         rng = rng_for(seed, "background")
         key = str(rng.choice(list(geometry.BACKGROUNDS)))
         background = [int(np.clip(v + rng.normal(0, 6), 0, 255)) for v in geometry.BACKGROUNDS[key]]
-        image = geometry.warp(image, matrix, size, background)
+        image = geometry.warp(image, matrix, size, sheet.lit(background))
+    image = sheet.develop(image)
     for name in names:
         d = DISTORTIONS[name]
         if d.stage != "photo":

@@ -6,20 +6,25 @@ import cv2
 import numpy as np
 from scipy.special import ndtri
 
+from .sheet import Sheet
 
-def sample_color(rng: np.random.Generator, px_per_mm: float) -> dict:
+
+def sample_color(rng: np.random.Generator, sheet: Sheet) -> dict:
     return {"kelvin": round(float(rng.uniform(4000, 8500)), 1), "brightness": round(float(rng.uniform(0.82, 1.08)), 3),
             "contrast": round(float(rng.uniform(0.8, 1.05)), 3), "gamma": round(float(rng.uniform(0.85, 1.25)), 3)}
 
 
-def apply_color(image: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
-    """One per-channel lookup table: gamma, contrast about mid-grey, brightness, white balance."""
-    v = (np.arange(256) / 255.0) ** p["gamma"]
-    v = ((v - 0.5) * p["contrast"] + 0.5) * p["brightness"]
+def apply_color(sheet: Sheet, p: dict, rng: np.random.Generator) -> None:
+    """The light's colour temperature and brightness, then the camera's gamma and contrast about mid-grey.
+
+    The light multiplies what it falls on, channel by channel: it joins the paper's shading in one
+    pass. The tone curve is one table for all channels, applied to the photograph.
+    """
     white = kelvin_rgb(p["kelvin"]) / kelvin_rgb(6500.0)
-    bgr = white[::-1] / white.max()
-    table = np.clip(np.rint(v[:, None] * bgr[None, :] * 255), 0, 255).astype(np.uint8)
-    return cv2.LUT(image, table.reshape(256, 1, 3))
+    gains = white[::-1] / white.max() * p["brightness"]
+    v = (np.arange(256) / 255.0) ** p["gamma"]
+    v = (v - 0.5) * p["contrast"] + 0.5
+    sheet.light(gains, np.clip(np.rint(v * 255), 0, 255).astype(np.uint8))
 
 
 def kelvin_rgb(kelvin: float) -> np.ndarray:

@@ -59,11 +59,26 @@ def draw_leads(page: np.ndarray, signals: dict[str, np.ndarray], fs: float, plan
             if panel.col > 0:
                 lines.append(_fixed(np.array([panel.x0_mm] * 2),
                                     np.array([panel.baseline_mm - 3.0, panel.baseline_mm + 3.0]), px_per_mm))
-    cv2.polylines(page, lines, False, INK, thick, cv2.LINE_AA, SHIFT)
+    stroke_polylines(page, lines, INK, thick)
     if labels:
         for lead in drawn:
             lead.label_box = _label(page, lead.panel, signals[lead.panel.lead], fs, plan, px_per_mm)
     return drawn
+
+
+# A 2 px pen as three 1 px anti-aliased strokes at the corners of a triangle around the path (circumradius
+# 1/sqrt(3) px: every direction sees a width of 1.87-2.0 px). OpenCV draws thick anti-aliased lines as a
+# filled polygon per segment, 2.5x slower than three thin passes at 200 dpi, for the same look.
+_TRIANGLE_NIB = np.rint(np.array([[0.0, 1.0], [-0.866, -0.5], [0.866, -0.5]]) / np.sqrt(3) * (1 << SHIFT)).astype(np.int32)
+
+
+def stroke_polylines(page: np.ndarray, lines: list[np.ndarray], colour, thickness: int) -> None:
+    """Anti-aliased polylines (fixed-point vertices) of ``thickness`` px."""
+    if thickness != 2:
+        cv2.polylines(page, lines, False, colour, thickness, cv2.LINE_AA, SHIFT)
+        return
+    for offset in _TRIANGLE_NIB:
+        cv2.polylines(page, [line + offset for line in lines], False, colour, 1, cv2.LINE_AA, SHIFT)
 
 
 def _panel_points(panel: Panel, mv: np.ndarray, fs: float, plan: PagePlan) -> tuple[np.ndarray, np.ndarray]:
