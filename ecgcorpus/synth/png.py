@@ -37,10 +37,12 @@ def encode_png(image: np.ndarray) -> bytes:
     body[:1] = pixels[:1]
     np.subtract(pixels[1:], pixels[:-1], out=body[1:])         # uint8 wraps modulo 256, as PNG wants
     header = struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)
-    return b"".join((SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", isal_zlib.compress(rows, LEVEL)),
-                     _chunk(b"IEND", b"")))
+    parts = [SIGNATURE]
+    for kind, data in ((b"IHDR", header), (b"IDAT", isal_zlib.compress(rows, LEVEL)), (b"IEND", b"")):
+        parts += _chunk(kind, data)
+    return b"".join(parts)          # the only copy of the multi-megabyte IDAT
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def _chunk(kind: bytes, data: bytes) -> list[bytes]:
     crc = isal_zlib.crc32(data, isal_zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)]
