@@ -11,7 +11,7 @@ from .layout import PULSE_GAP_MM, PULSE_S, PagePlan, Panel
 from .text import put_text
 
 SHIFT = 4                   # cv2 fixed-point bits: sub-pixel vertices (1/16 px)
-SIMPLIFY_FIXED = 2          # Douglas–Peucker tolerance in fixed-point units (1/8 px)
+SIMPLIFY_FIXED = 4          # Douglas–Peucker tolerance in fixed-point units (1/4 px)
 TRACE_MM = 0.22             # printed trace width
 LABEL_MM = 3.0              # cap height of lead labels
 INK = (0, 0, 0)
@@ -104,7 +104,7 @@ def _fixed(x_mm: np.ndarray, y_mm: np.ndarray, px_per_mm: float) -> np.ndarray:
 
 
 def _simplify(points: np.ndarray) -> np.ndarray:
-    """Drop vertices within 1/8 px of the line through their neighbours (Douglas–Peucker).
+    """Drop vertices within 1/4 px of the line through their neighbours (Douglas–Peucker).
 
     At 500 Hz and 25 mm/s there are 2–3 samples per pixel column; OpenCV's thick anti-aliased
     polylines cost per segment, and the drop changes no pixel by more than the anti-aliasing does.
