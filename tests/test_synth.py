@@ -12,7 +12,7 @@ from ecgcorpus.sources import open_source
 from ecgcorpus.synth import DISTORTION_NAMES, PageOptions, parse_layout, render
 from ecgcorpus.synth.header import header_columns
 from ecgcorpus.synth.sidecar import Sidecar
-from ecgcorpus.synth.trace import trace_thickness
+from ecgcorpus.synth.trace import stroke_polylines, trace_thickness
 
 FAST = dict(dpi=100)
 INK_ONLY = dict(grid=False, header="none", labels=False, calibration=False, separators=False)
@@ -133,12 +133,26 @@ def column_truth(cols, lead, scale, mv, fs, half_width):
     return np.array(out)
 
 
+@pytest.mark.parametrize("thickness", [1, 2, 3, 4, 5, 6])
+def test_strokes_are_as_wide_as_asked_in_every_direction(thickness):
+    """Ink per px of length across a straight stroke, at six angles (OpenCV's own thickness 2 inks 3.4 px)."""
+    for degrees in (0, 20, 45, 70, 90, 135):
+        a = np.deg2rad(degrees)
+        ends = np.array([[100 - 60 * np.cos(a), 100 - 60 * np.sin(a)], [100 + 60 * np.cos(a), 100 + 60 * np.sin(a)]])
+        page = np.full((200, 200, 3), 255, np.uint8)
+        stroke_polylines(page, [np.rint(ends * 16).astype(np.int32)], (0, 0, 0), thickness)
+        ink = (255 - page[:, :, 0].astype(float)) / 255
+        width = ink[60:141, 60:141].sum() / (81 / max(abs(np.cos(a)), abs(np.sin(a))))   # the window's length
+        assert abs(width - thickness) < (0.4 if thickness == 1 else 0.6 if thickness <= 3 else 1.0), (thickness, degrees, width)
+
+
 def test_undistorted_trace_reads_back_from_pixels(ptbxl):
-    """Measured at 200 dpi on PTB-XL record 1: r ≥ 0.995, median error ≤ 0.003 mV, 95th pct ≤ 0.012 mV."""
+    """Measured at 200 dpi on PTB-XL record 1 (leads I, aVL, V3, V6, rhythm II): r ≥ 0.997, median error
+    0.0015 mV, 95th percentile 0.0062 mV (1/20 of a pixel: 78.7 px per mV)."""
     ref, ecg = ptbxl
     rendered = render(ecg, ref, PageOptions(dpi=200))
     scale = rendered.sidecar["scale"]
-    half = trace_thickness(scale["px_per_mm"]) / 2
+    half = (trace_thickness(scale["px_per_mm"]) - 1) / 2        # the stroke inks `thickness` px of columns
     checked = 0
     for lead in rendered.sidecar["lead_boxes"]:
         if lead["lead"] not in ("I", "aVL", "V3", "V6") and not lead["rhythm"]:
@@ -147,8 +161,8 @@ def test_undistorted_trace_reads_back_from_pixels(ptbxl):
         truth = column_truth(cols, lead, scale, ecg.signal[ecg.leads.index(lead["lead"])], ecg.fs, half)
         err = np.abs(read - truth)
         assert cols.size > 0.95 * (lead["page_box"][2] - lead["page_box"][0] - 4)
-        assert np.corrcoef(read, truth)[0, 1] > 0.99, lead["lead"]
-        assert np.median(err) < 0.005 and np.percentile(err, 95) < 0.02, lead["lead"]
+        assert np.corrcoef(read, truth)[0, 1] > 0.995, lead["lead"]
+        assert np.median(err) < 0.003 and np.percentile(err, 95) < 0.01, lead["lead"]
         checked += 1
     assert checked == 5
 
