@@ -70,8 +70,8 @@ def draw_leads(page: np.ndarray, signals: dict[str, np.ndarray], fs: float, plan
 def stroke_polylines(page: np.ndarray, lines: list[np.ndarray], colour, thickness: int) -> None:
     """Anti-aliased polylines (fixed-point vertices) whose ink is ``thickness`` px wide.
 
-    OpenCV's thick anti-aliased lines come out 1.4-2.4 px wider than asked (thickness 2 inks 3.4 px,
-    3 and 4 ink 5.4 px) and cost a filled polygon per segment. Up to 3 px the stroke is instead drawn
+    OpenCV's thick anti-aliased lines come out 1-2.4 px wider than asked (thickness 2 inks 3.2-3.4 px,
+    3 and 4 ink 5.1-5.4 px) and cost a filled polygon per segment. Up to 3 px the stroke is instead drawn
     as 1 px strokes offset over a small disc (a pen nib): within 0.6 px of the width in every
     direction, and faster. Wider strokes (450 dpi and up) take OpenCV's line two sizes down, which
     inks within 1 px of the width.
