@@ -160,7 +160,14 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
     spec = load_manifest(manifest, out_dir=out_dir)
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
-    summary = run_build(spec, workers=workers, resume=resume, executor=executor)
+    from .engine.build import BuildIncomplete
+
+    try:
+        summary = run_build(spec, workers=workers, resume=resume, executor=executor)
+    except BuildIncomplete as exc:
+        for line in exc.summary.lines()[:-len(exc.summary.problems)]:
+            click.echo(line, err=True)
+        raise UserError("build incomplete (output written, but): " + "; ".join(exc.summary.problems)) from None
     lines = summary.lines()
     if sys.stdout.isatty():
         for line in lines:
@@ -168,7 +175,9 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
     else:
         total = sum(summary.samples.values())
         click.echo(f"built {total} samples ({', '.join(f'{c}/{s} {n}' for (c, s), n in sorted(summary.samples.items()))}); "
-                   f"quarantined {summary.quarantined}; output {summary.out_dir}"
+                   f"quarantined {summary.quarantined}; {'resumed' if summary.resumed else 'fresh build'}; "
+                   f"output {summary.out_dir}"
+                   + "".join(f"; {c}: skipped — {why}" for c, why in summary.skipped.items())
                    + "".join(f"; {c}: " + ", ".join(f"{k} {v:g}" for k, v in t.items()) for c, t in summary.stats.items()))
 
 # --- commands that live beside their subsystem (ecgcorpus/cli_*.py) --------------------------------

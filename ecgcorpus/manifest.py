@@ -90,6 +90,8 @@ class OutputSpec(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     compression_level: int | None = None
     license: str | None = Field(default=None, description="licence of the corpus itself (default: from the sources)")
+    max_quarantine_rate: float = Field(default=0.5, ge=0, le=1, description=(
+        "per config: a build whose config quarantines a larger share of its records exits 1"))
 
 
 class ClusterSpec(_Strict):
@@ -126,7 +128,7 @@ class Manifest(_Strict):
 
     def canonical_json(self) -> str:
         """What the corpus depends on: everything but where it is written and how it runs."""
-        data = self.model_dump(mode="json", exclude={"cluster": True, "output": {"dir"}})
+        data = self.model_dump(mode="json", exclude={"cluster": True, "output": {"dir", "max_quarantine_rate"}})
         if self.llm is not None:
             data["llm"] = _llm_output_fields(self.llm)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))

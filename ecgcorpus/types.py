@@ -22,7 +22,13 @@ class Label:
 
 @dataclass(frozen=True)
 class RecordRef:
-    """One source record, without its signal: cheap to scan, pickle and ship to workers."""
+    """One source record, without its signal: cheap to scan, pickle and ship to workers.
+
+    Sources fill what the release says; the engine fills ``source_key`` (the manifest's name for
+    the source entry) and ``split`` once, at planning. ``report_lines`` are the report's statements:
+    a source with report fields of its own passes them, otherwise they are the report's non-empty
+    lines.
+    """
 
     record_id: str                       # "{source}:{native id}"
     source: str
@@ -38,7 +44,21 @@ class RecordRef:
     acquired: str | None = None          # ISO date or datetime as the source gives it
     age: str | None = None               # text: ">89" is a valid value
     sex: str | None = None               # "M" / "F"
+    report_lines: tuple[str, ...] = ()   # the report's statements (MIMIC: report_0..report_17)
+    source_key: str | None = None        # the manifest's key of the source entry (set by the engine)
+    split: str | None = None             # train / validation / test (set by the engine)
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self):
+        lines = self.report_lines or (self.report or "").splitlines()
+        cleaned = tuple(line.strip() for line in lines if line and line.strip())
+        if cleaned != self.report_lines:
+            object.__setattr__(self, "report_lines", cleaned)
+
+    @property
+    def key(self) -> str:
+        """The source entry's key (the source name where no manifest assigned one)."""
+        return self.source_key or self.source
 
     @property
     def duration_s(self) -> float:
@@ -55,6 +75,7 @@ class RecordRef:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["leads"] = list(self.leads)
+        d["report_lines"] = list(self.report_lines)
         d["labels"] = [{k: v for k, v in asdict(lab).items() if v is not None} for lab in self.labels]
         return d
 

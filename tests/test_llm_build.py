@@ -199,8 +199,6 @@ def test_unreachable_endpoint_stops_the_build_with_one_line(fixture_tree, tmp_pa
 
 def test_run_counts_usage_and_cost_for_the_lock(llm_build):
     """run() adds deterministic totals (from the cached responses) to ctx.stats when the engine gives one."""
-    import numpy as np
-
     from ecgcorpus.builders import BuildContext, WorkItem, builder_class
     from ecgcorpus.sources import open_source
 
@@ -210,9 +208,9 @@ def test_run_counts_usage_and_cost_for_the_lock(llm_build):
     ref = next(r for r in open_source("mimic", manifest.source("mimic").root).scan() if builder.skip_reason(r) is None)
     sent, totals = server.chat_requests, []
     for _ in range(2):
-        ctx = BuildContext(manifest, np.random.default_rng(0))
-        ctx.stats = {}
-        samples = builder.run(WorkItem((ref,)), ctx)
+        ctx, item = BuildContext(manifest, builder.config), WorkItem((ref,))
+        ctx.begin(item)
+        samples = builder.run(item, ctx)
         totals.append(ctx.stats)
     assert server.chat_requests == sent and totals[0] == totals[1]
     stats = totals[0]

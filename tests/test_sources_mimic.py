@@ -45,7 +45,7 @@ def test_scan_joins_on_study_id(mimic_root):
     refs = {r.record_id: r for r in open_source("mimic", root).scan()}
     first, second = refs["mimic:40689238"], refs["mimic:49036311"]
     assert first.report == "Sinus rhythm\nPossible right atrial abnormality\nBorderline ECG"
-    assert second.extra["report_lines"] == ["Sinus tachycardia", "Normal ECG except for rate"]
+    assert second.report_lines == ("Sinus tachycardia", "Normal ECG except for rate")
     assert second.extra["measurements"]["t_axis"] is None and second.extra["measurements"]["rr_interval"] == 600
     assert first.patient_id == second.patient_id == "10000032"
     assert first.acquired == "2180-07-23 08:44:00"

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..manifest import BuilderSpec, Manifest
 from ..sample import Sample, Segment
+from ..seeding import derived_rng
 from ..signal_profile import apply_profile
 from ..sources import Source, open_source
 from ..types import RecordRef
@@ -27,16 +28,22 @@ class WorkItem:
 
 
 class BuildContext:
-    """What a builder may use while running a unit: sources (opened lazily), profile, seeded rng."""
+    """What a builder may use while running a unit: sources (opened lazily), profile, and ``rng``,
+    a generator seeded per work item (``begin``) from (manifest seed, config, item key)."""
 
-    def __init__(self, manifest: Manifest, rng: np.random.Generator):
+    def __init__(self, manifest: Manifest, config: str):
         self.manifest = manifest
-        self.rng = rng
+        self.config = config
+        self.rng: np.random.Generator = derived_rng(manifest.seed, config)
         self.stats: dict[str, float] = {}   # builder counters (e.g. LLM tokens, cost), summed into the lock
         self._sources: dict[str, Source] = {}
 
+    def begin(self, item: WorkItem) -> None:
+        """Start one work item: its draws depend on nothing but the seed, the config and the item."""
+        self.rng = derived_rng(self.manifest.seed, self.config, item.key)
+
     def source(self, ref: RecordRef) -> Source:
-        key = ref.extra.get("_source_key", ref.source)
+        key = ref.key
         if key not in self._sources:
             spec = self.manifest.source(key)
             self._sources[key] = open_source(spec.name, spec.root, **spec.options)
@@ -85,6 +92,14 @@ class Builder:
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         """Work items in a deterministic order (default: one per record)."""
         return [WorkItem((ref,)) for ref in refs]
+
+    def disabled_reason(self) -> str | None:
+        """Why this builder makes nothing on purpose in this environment (e.g. no LLM endpoint)."""
+        return None
+
+    def prefetch(self, items: list[WorkItem]) -> None:
+        """A stage between plan and run, in the main process, for work that needs a service
+        (LLM requests into the cache). Default: nothing."""
 
     def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
         raise NotImplementedError

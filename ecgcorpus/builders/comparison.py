@@ -26,7 +26,7 @@ from ..sample import ECG_TOKEN, Sample
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
 from .features import measured_segment
-from .qa_groups import Finding, acquired_at, findings, findings_basis, patient_groups, report_lines
+from .qa_groups import Finding, acquired_at, findings, findings_basis, patient_groups
 
 QuestionType = Literal["timeline", "new", "resolved", "persistent", "first_appearance", "rate_change",
                        "interval_change", "fastest"]
@@ -96,7 +96,7 @@ class Group:
             "ecgs": [{
                 "index": i + 1, "record_id": ref.record_id, "acquired": ref.acquired, "date": self.date(i),
                 "days_since_first": self.days[i], "days_since_previous": self.days[i] - self.days[i - 1] if i else None,
-                "report": "\n".join(report_lines(ref)) or None,
+                "report": "\n".join(ref.report_lines) or None,
                 "labels": [lab.name or lab.code for lab in ref.labels],
                 "findings": [f.text for f in self.findings[i]] if self.basis else None,
                 "features": self.m[i].to_dict(),

@@ -24,7 +24,7 @@ from ..sample import ECG_TOKEN, Sample, Segment
 from ..signal_profile import apply_profile
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
-from .report_text import label_lines, render_report
+from .report_text import render_report, statement_lines
 
 LETTERS = "ABCDEFGH"
 
@@ -78,7 +78,7 @@ class FeaturesBuilder(Builder):
     def skip_reason(self, ref: RecordRef) -> str | None:
         if self.params.lead not in ref.leads:
             return f"no lead {self.params.lead} to measure"
-        if self.params.with_report and not _report_lines(ref):
+        if self.params.with_report and not statement_lines(ref):
             return "no report text (with_report)"
         return None
 
@@ -137,7 +137,7 @@ class FeaturesBuilder(Builder):
         index = int(ctx.rng.integers(len(prompts["wave"])))
         answer = wave_suffix(m, faithful=self.params.faithful)
         if self.params.with_report:
-            answer = render_report(_report_lines(ref), "ecgchat", self.params.faithful) + " " + answer
+            answer = render_report(statement_lines(ref), "ecgchat", self.params.faithful) + " " + answer
         return Sample(
             task=self.task,
             conversations=[{"from": "human", "value": f"{ECG_TOKEN}\n{prompts['wave'][index]}"},
@@ -147,10 +147,3 @@ class FeaturesBuilder(Builder):
                   "faithful": self.params.faithful},
         )
 
-
-def _report_lines(ref: RecordRef) -> list[str]:
-    if ref.extra.get("report_lines"):
-        return list(ref.extra["report_lines"])
-    if ref.report and ref.report.strip():
-        return [ref.report.strip()]
-    return label_lines(ref.labels)

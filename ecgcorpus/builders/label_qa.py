@@ -56,9 +56,9 @@ class LabelQABuilder(Builder):
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         by_source: dict[str, list[RecordRef]] = {}
         for ref in refs:
-            by_source.setdefault(ref.extra.get("_source_key", ref.source), []).append(ref)
+            by_source.setdefault(ref.key, []).append(ref)
         vocab = {key: vocabulary(group) for key, group in by_source.items()}
-        return [WorkItem((ref,), {"vocabulary": vocab[ref.extra.get("_source_key", ref.source)]}) for ref in refs]
+        return [WorkItem((ref,), {"vocabulary": vocab[ref.key]}) for ref in refs]
 
     def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
         (ref,) = item.refs

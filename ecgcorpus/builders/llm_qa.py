@@ -10,8 +10,9 @@ those under ``quality.threshold``.
 
 Where the requests are sent. The engine runs one work item at a time per worker process, and a
 work item holds one patient's records, so a unit cannot batch requests across items by itself.
-``plan()`` therefore sends every request of the corpus (from the main process, asyncio, at most
-``llm.concurrency`` in flight, or through the Batch API) into the content-addressed cache, and
+``prefetch()``, a stage the engine runs between plan and run, therefore sends every request of the
+corpus (from the main process, asyncio, at most ``llm.concurrency`` in flight, or through the
+Batch API) into the content-addressed cache, and
 ``run()`` rebuilds the same requests and reads their answers back. Requests depend only on the
 record, the manifest and the prompt file (the task drawn per item comes from a hash of the seed
 and the item), never on the unit's rng, so plan and run agree. ``run()`` sends what the cache still
@@ -20,7 +21,6 @@ lacks itself (online mode), so it is correct on its own. Same cache + same manif
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from ..llm.request import chat_body
 from ..llm.schema import QTYPES, QualityScore, conversation_model, json_schema, qa_set_model, schema_name
 from ..llm.session import LlmSession, announce
 from ..sample import Sample
+from ..seeding import derived_rng
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
 from .qa_groups import acquired_at, patient_groups
@@ -150,12 +151,8 @@ class LlmQaBuilder(Builder):
         return None
 
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
-        if self.endpoint is None:
-            announce(f"{self.config}: skipped — {self.disabled}")
-            return []
-        items = self.items(refs)
-        self.prefetch(items)
-        return items
+        """The work items, without sending anything."""
+        return self.items(refs)
 
     def items(self, refs: list[RecordRef]) -> list[WorkItem]:
         """The work items, without sending anything: one per record, or one patient's group of ECGs."""
@@ -168,7 +165,10 @@ class LlmQaBuilder(Builder):
         return [WorkItem(group) for group in patient_groups(refs, lo, hi, self.manifest.seed)]
 
     def prefetch(self, items: list[WorkItem]) -> None:
-        """Send every request the items need (generation, then scoring) into the cache."""
+        """The stage between plan and run: send every request the items need (generation, then
+        scoring) into the cache, so that units only read answers back."""
+        if not items:
+            return
         session = self.session()
         chunk = len(items) if self.llm.mode == "batch" else PREFETCH_CHUNK
         for i in range(0, len(items), max(chunk, 1)):
@@ -189,11 +189,11 @@ class LlmQaBuilder(Builder):
     def use_session(self, session: LlmSession) -> None:
         """Route this builder's requests through ``session`` (e.g. one that only collects them)."""
         self.endpoint = session.endpoint
+        self.disabled = None
         self._session = session
 
     def _rng(self, *parts: str) -> np.random.Generator:
-        blob = "|".join((str(self.manifest.seed), self.config, *map(str, parts)))
-        return np.random.default_rng(int(hashlib.sha256(blob.encode()).hexdigest()[:16], 16))
+        return derived_rng(self.manifest.seed, self.config, *parts)
 
     def tasks_for(self, item: WorkItem) -> list[Task]:
         k = min(self.params.per_item, len(self.tasks))

@@ -311,7 +311,7 @@ class LocalizationBuilder(Builder):
         if self.manifest.profile.fs is not None:
             window = window.resample(self.manifest.profile.fs)
         template_id, question = draw_question(rng, self.params.profile, target.name, target.kind == "episode")
-        key = ref.extra.get("_source_key", ref.source)
+        key = ref.key
         meta = {
             "template_id": template_id,
             "profile": self.params.profile,

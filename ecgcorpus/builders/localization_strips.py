@@ -28,7 +28,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..engine.splits import assign_split
 from ..errors import SourceError
 from ..labels import snomed_names
 from ..leads import CANONICAL_LEADS
@@ -114,12 +113,11 @@ class RhythmStripBuilder(Builder):
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         groups: dict[tuple, list[RecordRef]] = {}
         for ref in refs:
-            key = ref.extra.get("_source_key", ref.source)
+            # The engine plans one split at a time: strangers' records of that split may share a strip.
             if ref.patient_id:
-                group = (key, "patient", ref.patient_id)
+                group = (ref.key, "patient", ref.patient_id)
             else:
-                split = assign_split(ref, self.manifest.splits, self.manifest.seed)
-                group = (key, "split", split, ref.fs, "+".join(ref.leads))
+                group = (ref.key, "split", ref.fs, "+".join(ref.leads))
             groups.setdefault(group, []).append(ref)
         items = []
         for group in sorted(groups):
@@ -201,7 +199,7 @@ class RhythmStripBuilder(Builder):
             record_id=f"{first.source}:composed-{digest}", source=first.source, native_id=f"composed-{digest}",
             path=first.path, fs=fs, n_samples=total, leads=tuple(leads),
             patient_id=first.patient_id if len(patients) == 1 else None,
-            extra={"_source_key": first.extra.get("_source_key", first.source), "composed": True})
+            source_key=first.source_key, split=first.split, extra={"composed": True})
         ecg = strip.ecg
         ecg.record_id = composed_ref.record_id
         if self.manifest.profile.fs is not None:

@@ -32,7 +32,7 @@ def patient_groups(refs: list[RecordRef], min_size: int, max_size: int, seed: in
     """
     patients: dict[tuple[str, str], list[RecordRef]] = {}
     for ref in refs:
-        patients.setdefault((ref.extra.get("_source_key", ref.source), ref.patient_id), []).append(ref)
+        patients.setdefault((ref.key, ref.patient_id), []).append(ref)
     groups = []
     for key in sorted(patients):
         records = sorted(patients[key], key=lambda r: (acquired_at(r), r.record_id))
@@ -68,7 +68,7 @@ def findings_basis(refs: tuple[RecordRef, ...]) -> str | None:
     """'labels' when every ECG has harmonized labels, else 'report' when every ECG has report text."""
     if all(any(lab.name for lab in ref.labels) for ref in refs):
         return "labels"
-    if all(report_lines(ref) for ref in refs):
+    if all(ref.report_lines for ref in refs):
         return "report"
     return None
 
@@ -80,13 +80,9 @@ def findings(ref: RecordRef, basis: str) -> list[Finding]:
             if lab.name:
                 out.setdefault(label_key(lab), Finding(label_key(lab), lab.name))
     else:
-        for line in report_lines(ref):
+        for line in ref.report_lines:
             text = line.strip().rstrip(".").strip()
             if text:
                 out.setdefault(" ".join(text.lower().split()), Finding(" ".join(text.lower().split()), text))
     return list(out.values())
 
-
-def report_lines(ref: RecordRef) -> list[str]:
-    lines = ref.extra.get("report_lines") or (ref.report or "").splitlines()
-    return [line.strip() for line in lines if line and line.strip()]

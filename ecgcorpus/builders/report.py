@@ -11,7 +11,7 @@ from ..prompts import load_prompts
 from ..sample import ECG_TOKEN, Sample
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
-from .report_text import label_lines, render_report
+from .report_text import render_report, statement_lines
 
 
 class ReportParams(BaseModel):
@@ -38,13 +38,7 @@ class ReportBuilder(Builder):
         if ref.source == "ptbxl" and self._translations:
             text = self._translations.get(ref.native_id)
             return [text] if text else []
-        if ref.extra.get("report_lines"):
-            return list(ref.extra["report_lines"])
-        if ref.report and ref.report.strip():
-            return [ref.report.strip()]
-        if self.params.labels_as_report:
-            return label_lines(ref.labels)
-        return []
+        return statement_lines(ref, self.params.labels_as_report)
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if not self.report_lines(ref):

@@ -73,6 +73,13 @@ def _ecgchat(lines: list[str], faithful: bool) -> str:
     return " ".join(text.split())
 
 
+def statement_lines(ref, labels_as_report: bool = True) -> list[str]:
+    """The record's report statements; for a source without report text, its labels as text."""
+    if ref.report_lines:
+        return list(ref.report_lines)
+    return label_lines(ref.labels) if labels_as_report else []
+
+
 def label_lines(labels, names: bool = True) -> list[str]:
     """Label-to-text for sources without report text (Chapman, SPH, CPSC): one line per label."""
     seen, out = set(), []

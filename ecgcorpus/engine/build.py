@@ -1,23 +1,30 @@
-"""build(): plan → run the missing units → quarantine, lock file, dataset card. Resumable."""
+"""build(): plan → prefetch → run the missing units → quarantine, lock file, dataset card. Resumable."""
 
 from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import EcgCorpusError
 from ..manifest import Manifest
+from ..console import announce
 from .card import render_card
 from .executor import Progress, default_workers, run_local
-from .lock import LOCK_NAME, lock_document, write_json
+from .health import config_problems
+from .lock import LOCK_NAME, builder_stats, lock_document, write_json
 from .plan import Plan, make_plan
-from .shard import STATE_DIR, UnitResult, read_marker
+from .shard import STATE_DIR, UnitFailed, UnitResult, read_marker
 
 QUARANTINE_NAME = "quarantine.jsonl"
+PLAN_STATE = "plan.json"                # ecgcorpus's marker: a folder without it is not ours to delete
+OUTPUT_NAMES = ("data", LOCK_NAME, QUARANTINE_NAME, "README.md")   # what a build writes besides STATE_DIR
+
+log = logging.getLogger("ecgcorpus.build")
 
 
 class BuildError(EcgCorpusError):
@@ -32,20 +39,40 @@ class BuildSummary:
     stats: dict
     units_run: int
     units_reused: int
+    skipped: dict[str, str] = field(default_factory=dict)      # config → why its builder made nothing
+    problems: list[str] = field(default_factory=list)         # configs that failed their health checks
+
+    @property
+    def resumed(self) -> bool:
+        return self.units_reused > 0
 
     def lines(self) -> list[str]:
         out = [f"{config}/{split}: {n} samples" for (config, split), n in sorted(self.samples.items())]
+        out += [f"{config}: skipped — {why}" for config, why in self.skipped.items()]
         out.append(f"quarantined: {self.quarantined} (see {os.path.join(self.out_dir, QUARANTINE_NAME)})")
         for config, totals in self.stats.items():
             out.append(f"{config}: " + ", ".join(f"{k} {v:g}" for k, v in totals.items()))
-        out.append(f"units: {self.units_run} built, {self.units_reused} reused · output: {self.out_dir}")
+        how = (f"resumed: {self.units_reused} units reused, {self.units_run} built" if self.resumed
+               else f"fresh build: {self.units_run} units built")
+        out.append(f"{how} · output: {self.out_dir}")
+        out += [f"FAILED {problem}" for problem in self.problems]
         return out
+
+
+class BuildIncomplete(BuildError):
+    """The build finished writing, but a config is empty or mostly quarantined: exit 1."""
+
+    def __init__(self, summary: BuildSummary):
+        self.summary = summary
+        super().__init__("; ".join(summary.problems))
 
 
 def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
           progress: bool | None = None, executor: str = "local") -> BuildSummary:
     out_dir = manifest.output.dir
     plan = make_plan(manifest)
+    for config, why in plan.skipped().items():
+        announce(f"{config}: skipped — {why}")
     prepare_output(out_dir, plan, resume)
     results: dict[str, UnitResult] = {}
     todo = []
@@ -56,6 +83,7 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
         else:
             todo.append(unit)
     reused = len(results)
+    prefetch(plan, todo)
     bar = Progress(sum(len(u.items) for u in todo), desc=f"building {manifest.name}", enabled=progress)
     try:
         for result in run_units(plan.units if executor == "datatrove" else todo, plan, out_dir, workers, executor):
@@ -63,6 +91,11 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
                 continue  # datatrove reports finished units too
             results[result.unit_id] = result
             bar.update(result)
+    except UnitFailed as failure:
+        log.error("%s", failure.details)
+        where = os.path.join(out_dir, STATE_DIR, "failed")
+        raise BuildError(f"build stopped: {failure.summary}. This is not a record problem, so nothing was "
+                         f"quarantined; traceback in {where}. Finished shards are kept: rerun to resume.") from None
     finally:
         bar.close()
     ordered = [results[u.unit_id] for u in plan.units]
@@ -72,9 +105,21 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     samples = Counter()
     for unit, result in zip(plan.units, ordered):
         samples[(unit.config, unit.split)] += result.rows
-    from .lock import builder_stats
+    summary = BuildSummary(out_dir, samples, len(quarantine), builder_stats(plan, ordered), len(todo), reused,
+                           plan.skipped(), config_problems(plan, samples, quarantine))
+    if summary.problems:
+        raise BuildIncomplete(summary)
+    return summary
 
-    return BuildSummary(out_dir, samples, len(quarantine), builder_stats(plan, ordered), len(todo), reused)
+
+def prefetch(plan: Plan, todo) -> None:
+    """The stage between plan and run: builders that need a service fetch for the units still to build."""
+    pending = {unit.unit_id for unit in todo}
+    for builder in plan.builders:
+        items = [item for unit in plan.units if unit.config == builder.config and unit.unit_id in pending
+                 for item in unit.items]
+        if items:
+            builder.prefetch(items)
 
 
 def run_units(units, plan: Plan, out_dir: str, workers: int | None, executor: str):
@@ -89,8 +134,11 @@ def run_units(units, plan: Plan, out_dir: str, workers: int | None, executor: st
 
 
 def prepare_output(out_dir: str, plan: Plan, resume: bool) -> None:
-    """Refuse to mix shards of another plan; clear leftovers of interrupted writes."""
-    state = os.path.join(out_dir, STATE_DIR, "plan.json")
+    """Refuse to mix shards of another plan; clear leftovers of interrupted writes. Deletes only in
+    a folder that carries ecgcorpus's marker (.ecgcorpus/plan.json), and only what a build writes."""
+    state = os.path.join(out_dir, STATE_DIR, PLAN_STATE)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise BuildError(f"{out_dir} is a file, not a folder: choose another --out")
     if os.path.exists(state):
         with open(state) as f:
             previous = json.load(f).get("plan_sha256")
@@ -99,10 +147,11 @@ def prepare_output(out_dir: str, plan: Plan, resume: bool) -> None:
                              "rerun with --no-resume to start over (its shards will be deleted)")
         if previous != plan.digest or not resume:
             clear_output(out_dir)
-    elif not resume:
-        clear_output(out_dir)
-    elif os.path.isdir(os.path.join(out_dir, "data")):
-        raise BuildError(f"{out_dir} holds shards that ecgcorpus did not record; choose another --out or --no-resume")
+    else:
+        foreign = [name for name in OUTPUT_NAMES if os.path.exists(os.path.join(out_dir, name))]
+        if foreign:
+            raise BuildError(f"{out_dir} was not made by ecgcorpus (no {STATE_DIR}/{PLAN_STATE}) and holds "
+                             f"{', '.join(foreign)}: nothing was deleted. Choose a new --out.")
     os.makedirs(os.path.join(out_dir, STATE_DIR), exist_ok=True)
     for tmp in glob.glob(os.path.join(out_dir, "data", "**", "*.tmp-*"), recursive=True):
         os.remove(tmp)
@@ -110,9 +159,10 @@ def prepare_output(out_dir: str, plan: Plan, resume: bool) -> None:
 
 
 def clear_output(out_dir: str) -> None:
+    """Delete what a build wrote; the caller has checked the marker."""
     for name in ("data", STATE_DIR):
         shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
-    for name in (LOCK_NAME, QUARANTINE_NAME, "README.md"):
+    for name in OUTPUT_NAMES[1:]:
         path = os.path.join(out_dir, name)
         if os.path.exists(path):
             os.remove(path)

@@ -13,7 +13,7 @@ import pickle
 from ..errors import EcgCorpusError
 from ..manifest import ClusterSpec, Manifest
 from .plan import Unit
-from .shard import STATE_DIR, read_marker, run_unit
+from .shard import STATE_DIR, read_failure, read_marker, run_unit
 from .worker import fork_safe_parent, prepare_worker
 
 
@@ -113,6 +113,9 @@ def run_datatrove(units: list[Unit], manifest: Manifest, out_dir: str, workers: 
     for unit in units:
         result = read_marker(out_dir, unit)
         if result is None:
+            failure = read_failure(out_dir, unit.unit_id)
+            if failure is not None:
+                raise failure
             raise EcgCorpusError(f"datatrove task for {unit.relpath} did not complete; see "
                                  f"{os.path.join(out_dir, STATE_DIR, 'datatrove', 'logs')} and rerun to resume")
         yield result

@@ -6,9 +6,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field
-
-import numpy as np
+from dataclasses import dataclass, field, replace
 
 from ..builders import Builder, WorkItem, builder_class
 from ..errors import EcgCorpusError, SourceError
@@ -18,8 +16,7 @@ from ..types import RecordRef
 from .schema import SignalLayout
 from .splits import assign_split
 
-# How each source stores samples, hence what a lossless copy needs.
-SOURCE_STORAGE = {"sph": "float32", "cpsc2018": "float64", "chapman-figshare": "float64"}
+SPLITS = ("train", "validation", "test")
 _BYTES = {"int16": 2, "float32": 4, "float64": 8}
 
 
@@ -40,9 +37,6 @@ class Unit:
     def relpath(self) -> str:
         return f"data/{self.config}/{self.split}-{self.shard_index:05d}-of-{self.n_shards:05d}.parquet"
 
-    def rng(self, seed: int) -> np.random.Generator:
-        return np.random.default_rng([seed, int(self.unit_id[:15], 16)])
-
 
 @dataclass
 class Plan:
@@ -51,6 +45,16 @@ class Plan:
     quarantine: list[dict]                     # scan errors and records a builder cannot use
     inputs: dict[str, dict]                    # per source: record count, metadata digests, file sizes digest
     record_counts: dict[str, int] = field(default_factory=dict)
+    builders: list[Builder] = field(default_factory=list)   # one per manifest builder, as planned
+    items_per_config: dict[str, int] = field(default_factory=dict)
+
+    def items(self, config: str) -> list[WorkItem]:
+        """The config's work items, in unit order."""
+        return [item for unit in self.units if unit.config == config for item in unit.items]
+
+    def skipped(self) -> dict[str, str]:
+        """Configs whose builder makes nothing on purpose here (e.g. no LLM endpoint): config → why."""
+        return {b.config: b.disabled_reason() for b in self.builders if b.disabled_reason()}
 
     @property
     def digest(self) -> str:
@@ -60,20 +64,28 @@ class Plan:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def scan_sources(manifest: Manifest) -> tuple[dict[str, list[RecordRef]], list[dict], dict[str, dict]]:
-    refs_by_source, quarantine, inputs = {}, [], {}
+@dataclass
+class ScannedSource:
+    key: str
+    refs: list[RecordRef]          # source_key and split filled in
+    storage_dtype: str             # how the source stores samples (Source.storage_dtype)
+
+
+def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dict], dict[str, dict]]:
+    """Every source's records, each given its manifest key and its split, once."""
+    scanned, quarantine, inputs = {}, [], {}
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
         refs = []
         for ref in src.scan():
-            ref.extra["_source_key"] = spec.key
-            refs.append(ref)
+            split = assign_split(ref, manifest.splits, manifest.seed, src.official_split(ref))
+            refs.append(replace(ref, source_key=spec.key, split=split))
             if spec.limit and len(refs) >= spec.limit:
                 break
         quarantine += [dict(e.to_dict(), stage="scan", source=spec.key) for e in src.errors]
-        refs_by_source[spec.key] = refs
+        scanned[spec.key] = ScannedSource(spec.key, refs, src.storage_dtype)
         inputs[spec.key] = fingerprint_inputs(spec.root, refs)
-    return refs_by_source, quarantine, inputs
+    return scanned, quarantine, inputs
 
 
 def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
@@ -132,58 +144,62 @@ class _FolderSizes:
         return path[len(self.root) + 1:] if path.startswith(self.root + os.sep) else os.path.relpath(path, self.root)
 
 
-def make_plan(manifest: Manifest) -> Plan:
-    refs_by_source, quarantine, inputs = scan_sources(manifest)
-    splits = {}
-    for refs in refs_by_source.values():
-        for ref in refs:
-            splits[(ref.extra["_source_key"], ref.record_id)] = assign_split(ref, manifest.splits, manifest.seed)
+def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None = None) -> Plan:
+    """Scan, split, and cut every builder's work items into units. Sends nothing anywhere: work
+    that needs a service (LLM prefetch) is a stage of its own, ``Builder.prefetch``. A builder
+    disabled here (``disabled_reason``) gets no units. ``builders_by_config``: builder objects to
+    use instead of new ones (e.g. LLM builders routed to a request collector)."""
+    scanned, quarantine, inputs = scan_sources(manifest)
     units: list[Unit] = []
     configs = [spec.config_name for spec in manifest.builders]
     duplicate = next((c for c in configs if configs.count(c) > 1), None)
     if duplicate:
         raise EcgCorpusError(f"two builders write config {duplicate!r}: give one of them another `config:` name")
+    builders, items_per_config = [], {}
     for index, spec in enumerate(manifest.builders):
-        builder = builder_class(spec.type)(spec, manifest)
+        builder = (builders_by_config or {}).get(spec.config_name) or builder_class(spec.type)(spec, manifest)
+        builders.append(builder)
         keys = spec.sources or [s.key for s in manifest.sources]
         for key in keys:
             manifest.source(key)  # unknown keys are a manifest error
         usable = []
         for key in keys:
-            for ref in refs_by_source[key]:
+            for ref in scanned[key].refs:
                 reason = builder.skip_reason(ref)
                 if reason:
                     quarantine.append({"record_id": ref.record_id, "file": ref.path, "reason": reason,
                                        "stage": "builder", "config": builder.config, "source": key})
                 else:
                     usable.append(ref)
-        items = builder.plan(usable)
-        by_split: dict[str, list[WorkItem]] = {}
-        for item in items:
-            split = splits[(item.refs[0].extra["_source_key"], item.refs[0].record_id)]
-            by_split.setdefault(split, []).append(item)
-        layout = choose_layout(builder, manifest, usable)
+        storages = {scanned[key].storage_dtype for key in keys if scanned[key].refs}
+        layout = choose_layout(builder, manifest, usable, storages)
         rows = rows_per_shard(manifest, builder, layout, usable)
-        for split in ("train", "validation", "test"):
-            chunks = [by_split.get(split, [])[i:i + rows] for i in range(0, len(by_split.get(split, [])), rows)]
+        items_per_config[builder.config] = 0
+        for split in SPLITS:
+            # Builders plan one split at a time: an item never mixes records of two splits.
+            items = [] if builder.disabled_reason() else builder.plan([ref for ref in usable if ref.split == split])
+            items_per_config[builder.config] += len(items)
+            chunks = [items[i:i + rows] for i in range(0, len(items), rows)]
             for shard_index, chunk in enumerate(chunks):
                 units.append(Unit(_unit_id(manifest, spec, split, shard_index, chunk), builder.config, split,
                                   index, chunk, shard_index, len(chunks), layout))
-    counts = {key: len(refs) for key, refs in refs_by_source.items()}
-    return Plan(manifest, units, quarantine, inputs, counts)
+    counts = {key: len(source.refs) for key, source in scanned.items()}
+    return Plan(manifest, units, quarantine, inputs, counts, builders, items_per_config)
 
 
-def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef]) -> SignalLayout:
+def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef],
+                  storages: set[str] | None = None) -> SignalLayout:
+    """``storages``: the storage dtypes of the config's sources (``Source.storage_dtype``)."""
     profile = manifest.profile
-    storages = {SOURCE_STORAGE.get(ref.source, "int16") for ref in refs} or {"int16"}
+    storages = storages or {"int16"}
     if profile.storage != "auto":
         dtype = profile.storage
-    elif "float64" in storages:
-        dtype = "float64"
     elif storages == {"int16"} and profile.fs is None:
         dtype = "int16"
+    elif storages == {"float64"}:
+        dtype = "float64"  # one float64 source: kept exactly
     else:
-        dtype = "float32"  # float16 sources and resampled int16 both fit losslessly / exactly enough
+        dtype = "float32"  # mixed sources, float16 sources and resampled int16: float32 (never float64)
     if not builder.fixed_shape or profile.duration_s is None or not profile.pad:
         return SignalLayout(dtype)
     lead_sets = {tuple(profile.leads) if profile.leads else ref.leads for ref in refs}

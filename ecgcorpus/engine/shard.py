@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow.parquet as pq
 
 from ..builders import BuildContext, builder_class
-from ..errors import SourceError
+from ..errors import EcgCorpusError, SourceError
 from ..manifest import Manifest
 from .plan import Unit
 from .schema import samples_to_table
@@ -45,22 +45,39 @@ def _builder(manifest: Manifest, index: int):
     return _BUILDERS[key]
 
 
+class UnitFailed(EcgCorpusError):
+    """A unit stopped on something that is not a record problem (a bug, a broken environment).
+
+    Only SourceError (records that cannot be used as released, and builders' documented
+    rejections) is quarantined; anything else fails the unit, so that a broken builder cannot
+    pass as a corpus of quarantined records. Picklable: it crosses process pools.
+    """
+
+    def __init__(self, summary: str, details: str):
+        self.summary = summary        # one line: config, shard, item, exception, where
+        self.details = details        # the full traceback
+        super().__init__(summary)
+
+    def __reduce__(self):
+        return (UnitFailed, (self.summary, self.details))
+
+
 def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
     """Build the unit's samples, write its shard atomically, then its completion marker."""
     builder = _builder(manifest, unit.builder_index)
-    ctx = BuildContext(manifest, unit.rng(manifest.seed))
+    ctx = BuildContext(manifest, unit.config)
     samples, quarantine = [], []
     for item in unit.items:
+        ctx.begin(item)
         try:
             produced = builder.run(item, ctx)
         except SourceError as exc:
             quarantine.append(_entry(item, exc.file, exc.problem, unit))
             continue
-        except Exception as exc:  # a bug or an odd record must not stop a 800k-record build
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            reason = f"{type(exc).__name__}: {exc} (at {os.path.basename(where.filename)}:{where.lineno})"
-            quarantine.append(_entry(item, item.refs[0].path, reason, unit))
-            continue
+        except Exception as exc:
+            failure = _failure(unit, item, exc)
+            write_failure(out_dir, unit, failure)
+            raise failure from exc
         for sample in produced:
             sample.split = unit.split
             samples.append(sample)
@@ -72,12 +89,43 @@ def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
         sha = EMPTY_SHARD
     result = UnitResult(unit.unit_id, unit.relpath, len(samples), sha, len(unit.items), quarantine, ctx.stats)
     write_marker(out_dir, result)
+    stale = failure_path(out_dir, unit.unit_id)
+    if os.path.exists(stale):
+        os.remove(stale)
     return result
 
 
 def _entry(item, file: str, reason: str, unit: Unit) -> dict:
     return {"record_id": item.key, "file": file, "reason": reason, "stage": "build", "config": unit.config,
-            "source": item.refs[0].extra.get("_source_key", item.refs[0].source)}
+            "source": item.refs[0].key}
+
+
+def _failure(unit: Unit, item, exc: BaseException) -> UnitFailed:
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    summary = (f"{unit.relpath}: {type(exc).__name__}: {exc} (at {os.path.basename(where.filename)}:"
+               f"{where.lineno}, item {item.key})")
+    return UnitFailed(summary, "".join(traceback.format_exception(exc)))
+
+
+def failure_path(out_dir: str, unit_id: str) -> str:
+    return os.path.join(out_dir, STATE_DIR, "failed", f"{unit_id}.log")
+
+
+def write_failure(out_dir: str, unit: Unit, failure: UnitFailed) -> None:
+    """The traceback beside the output, where any executor (and a cluster's driver) can find it."""
+    path = failure_path(out_dir, unit.unit_id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(failure.summary + "\n\n" + failure.details)
+
+
+def read_failure(out_dir: str, unit_id: str) -> UnitFailed | None:
+    try:
+        with open(failure_path(out_dir, unit_id), encoding="utf-8") as f:
+            summary, _, details = f.read().partition("\n\n")
+    except FileNotFoundError:
+        return None
+    return UnitFailed(summary, details)
 
 
 SIGNAL_COLUMN = "ecgs.list.element.signal.list.element.list.element"

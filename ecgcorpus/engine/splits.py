@@ -28,18 +28,9 @@ def hashed_split(key: str, ratios: dict[str, float], seed: int) -> str:
     return "train"
 
 
-def official_split(ref: RecordRef) -> str | None:
-    """The split a source's authors recommend, where it has one."""
-    if ref.source == "ptbxl" and ref.extra.get("strat_fold"):
-        return {9: "validation", 10: "test"}.get(ref.extra["strat_fold"], "train")
-    if ref.source == "cpsc2018" and ref.extra.get("official_split"):
-        return ref.extra["official_split"] if ref.extra["official_split"] != "validation" else "test"
-    return None
-
-
-def assign_split(ref: RecordRef, policy: SplitPolicy, seed: int) -> str:
-    if policy.policy == "official":
-        split = official_split(ref)
-        if split is not None:
-            return split
+def assign_split(ref: RecordRef, policy: SplitPolicy, seed: int, official: str | None = None) -> str:
+    """``official``: the split the record's source recommends (``Source.official_split``), used
+    under ``policy: official``; records without one are split by patient."""
+    if policy.policy == "official" and official is not None:
+        return official
     return hashed_split(patient_key(ref), policy.ratios, seed)

@@ -37,23 +37,22 @@ def _builders(manifest_path: str, configs: tuple[str, ...]):
 @user_errors
 def requests_cmd(manifest: str, out: str, configs: tuple[str, ...]):
     """Write the requests MANIFEST's LLM builders still need (cache misses) as Batch API JSONL."""
-    from ..engine.plan import scan_sources
+    from ..engine.plan import make_plan
     from .batch import write_requests
     from .config import resolve_endpoint
     from .fetch import Collect
     from .session import LlmSession
 
     spec, builders = _builders(manifest, configs)
-    refs_by_source, _, _ = scan_sources(spec)
     collect = Collect()
     for builder in builders:
         endpoint, why = resolve_endpoint(builder.llm, builder.params.model, offline=True)
         if endpoint is None:
             raise UserError(f"{builder.config}: {why}")
         builder.use_session(LlmSession(endpoint, fetch=collect))
-        keys = builder.spec.sources or [s.key for s in spec.sources]
-        refs = [r for k in keys for r in refs_by_source[k] if builder.skip_reason(r) is None]
-        builder.prefetch(builder.items(refs))
+    plan = make_plan(spec, {builder.config: builder for builder in builders})
+    for builder in builders:
+        builder.prefetch(plan.items(builder.config))
     n = write_requests(out, collect.requests.items())
     click.echo(f"{n} requests → {out}" + ("" if n else " (nothing missing: build away)"))
 

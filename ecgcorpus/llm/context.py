@@ -19,19 +19,14 @@ _PTBXL_AXIS = {"MID": "normal (mid) axis", "LAD": "left axis deviation", "ALAD":
                "AXR": "rightward axis", "SAG": "sagittal-type axis"}
 
 
-def report_lines(ref: RecordRef) -> list[str]:
-    lines = ref.extra.get("report_lines") or ([] if not (ref.report or "").strip() else ref.report.strip().splitlines())
-    return [line.strip() for line in lines if line and line.strip()]
-
-
 def has_facts(ref: RecordRef) -> bool:
-    return bool(report_lines(ref) or ref.labels)
+    return bool(ref.report_lines or ref.labels)
 
 
 def record_facts(ref: RecordRef, demographics: bool = False) -> list[str]:
     """One line per documented fact group of one record."""
     out = []
-    lines = report_lines(ref)
+    lines = ref.report_lines
     if lines:
         lang = _LANGUAGES.get(ref.report_lang or "", ref.report_lang)
         out.append(f"Report{f' (in {lang}, as written)' if lang and lang != 'English' else ''}: " + "; ".join(lines))

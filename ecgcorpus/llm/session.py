@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 
+from ..console import announce
 from .batch import BatchFetcher
 from .cache import ResponseCache
 from .client import OnlineFetcher
 from .config import Endpoint
 from .fetch import Collect, FetchReport
 from .jobs import Job, Outcome, resolve
-
-
-def announce(line: str) -> None:
-    """One status line on stderr (stdout stays the command's own summary)."""
-    print(line, file=sys.stderr, flush=True)
 
 
 class LlmSession:

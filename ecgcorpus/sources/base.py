@@ -28,6 +28,9 @@ class Source:
     layout: ClassVar[str]          # the release layout expected under root (for `sources list`)
     license: ClassVar[str]
     homepage: ClassVar[str]
+    # How the release stores samples, hence what a lossless copy needs: int16 ADC values with a
+    # gain (WFDB, MAT v4), or floats in mV (HDF5, MAT structs, CSV).
+    storage_dtype: ClassVar[str] = "int16"
 
     def __init__(self, root: str | os.PathLike, on_error: Callable[[SourceError], None] | None = None):
         self.root = os.fspath(root)
@@ -52,6 +55,11 @@ class Source:
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         raise NotImplementedError
+
+    def official_split(self, ref: RecordRef) -> str | None:
+        """The split the database's authors recommend for ``ref`` (train / validation / test),
+        None where they give none (the engine then splits by patient)."""
+        return None
 
     # -- conveniences ------------------------------------------------------------------------------
     def get(self, record_id: str) -> RecordRef:

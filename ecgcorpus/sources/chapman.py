@@ -16,7 +16,7 @@ from ..labels import cpsc_abbreviation_label, snomed_label
 from ..leads import canonical_lead, canonical_order
 from ..types import ECG, Label, RecordRef
 from .base import Source, load_wfdb
-from .cpsc2018 import official_split
+from .cpsc2018 import corpus_split, official_split
 from .wfdb_io import read_header
 
 _SEX = {"male": "M", "m": "M", "female": "F", "f": "F"}
@@ -119,6 +119,9 @@ class CincCpsc2018(ChapmanWfdb):
 
     def _dx_label(self, item: str) -> Label | None:
         return snomed_label(item) if item.isdigit() else cpsc_abbreviation_label(item)
+
+    def official_split(self, ref: RecordRef) -> str | None:
+        return corpus_split(ref)
 
     def _extra(self, native_id: str, extra: dict) -> dict:
         split = official_split(native_id)

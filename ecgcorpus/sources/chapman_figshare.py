@@ -44,6 +44,7 @@ class ChapmanFigshare(Source):
     )
     license = "CC0 1.0"
     homepage = "https://doi.org/10.6084/m9.figshare.c.4560497"
+    storage_dtype = "float64"          # CSV microvolts, converted to mV
 
     def __init__(self, root, denoised: bool = False, on_error=None):
         super().__init__(root, on_error=on_error)

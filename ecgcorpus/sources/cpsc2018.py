@@ -34,6 +34,14 @@ def official_split(native_id: str) -> str | None:
     return "validation" if int(native_id[1:]) <= 300 else "train"
 
 
+def corpus_split(ref: RecordRef) -> str | None:
+    """The split a corpus gives a CPSC2018 record under ``policy: official``: the challenge's
+    validation set (A0001–A0300) is the only held-out set it ever released, so it is the test set;
+    every other record trains."""
+    split = ref.extra.get("official_split")
+    return None if split is None else ("test" if split == "validation" else "train")
+
+
 class Cpsc2018(Source):
     name = "cpsc2018"
     title = "CPSC2018 training set (original MATLAB release)"
@@ -43,6 +51,10 @@ class Cpsc2018(Source):
     )
     license = "free for research with citation (PhysioNet redistributes it under CC BY 4.0)"
     homepage = "http://2018.icbeb.org/Challenge.html"
+    storage_dtype = "float64"
+
+    def official_split(self, ref: RecordRef) -> str | None:
+        return corpus_split(ref)
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         rows, bad_rows = {}, set()

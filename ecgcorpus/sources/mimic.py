@@ -64,7 +64,7 @@ class MimicIvEcg(Source):
             (mm.get(f"report_{i}") or "").strip() for i in range(N_REPORT_COLUMNS)
         ]
         lines = [line for line in lines if line]
-        extra = {"has_machine_measurements": mm is not None, "report_lines": lines}
+        extra = {"has_machine_measurements": mm is not None}
         if mm is not None:
             extra["measurements"] = {c: _measurement(mm.get(c)) for c in MEASUREMENT_COLUMNS}
             extra.update({k: mm[k].strip() for k in ("cart_id", "bandwidth", "filtering") if mm.get(k)})
@@ -78,6 +78,7 @@ class MimicIvEcg(Source):
             leads=CANONICAL_LEADS,
             patient_id=row["subject_id"].strip(),
             report="\n".join(lines) or None,
+            report_lines=tuple(lines),
             report_lang="en" if lines else None,
             acquired=(row.get("ecg_time") or "").strip() or None,
             extra=extra,

@@ -61,6 +61,12 @@ class PtbXl(Source):
         ecg_id = (row.get("ecg_id") or "").strip()
         return self.record_id(ecg_id) if ecg_id.isdigit() else None
 
+    def official_split(self, ref: RecordRef) -> str | None:
+        """The recommended folds: 1–8 train, 9 validation, 10 test (labels of folds 9–10 were
+        checked by a second cardiologist)."""
+        fold = ref.extra.get("strat_fold")
+        return None if not fold else {9: "validation", 10: "test"}.get(fold, "train")
+
     def _ref(self, row: dict[str, str]) -> RecordRef:
         ecg_id = int(row["ecg_id"])
         record_id = self.record_id(str(ecg_id))

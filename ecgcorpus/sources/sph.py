@@ -31,6 +31,7 @@ class Sph(Source):
     )
     license = "CC BY 4.0"
     homepage = "https://doi.org/10.6084/m9.figshare.c.5779802"
+    storage_dtype = "float32"          # HDF5 float16 in mV: float32 holds every value exactly
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         meta = self.path(_METADATA)
