@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -31,10 +33,32 @@ class Rendered:
         return encode(self.image, fmt, quality)
 
 
+@contextmanager
+def single_threaded_opencv() -> Iterator[None]:
+    """OpenCV on one thread for the page: some of its parallel kernels round at the borders of
+    their stripes, and the stripes depend on the thread count, so a page must not depend on how
+    many threads the calling process happens to run (a 1-worker build runs in the main process)."""
+    before = cv2.getNumThreads()
+    if before == 1:
+        yield
+        return
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def render(ecg: ECG, ref: RecordRef | None = None, options: PageOptions | None = None,
            distortions=(), seed: int = 0, overrides: dict[str, dict] | None = None) -> Rendered:
-    """Print ``ecg`` on paper as ``options`` say, then apply the named distortions with ``seed``."""
-    options = options or PageOptions()
+    """Print ``ecg`` on paper as ``options`` say, then apply the named distortions with ``seed``.
+    The pixels depend on nothing else: not on the process, nor on its thread count."""
+    with single_threaded_opencv():
+        return _render(ecg, ref, options or PageOptions(), distortions, seed, overrides)
+
+
+def _render(ecg: ECG, ref: RecordRef | None, options: PageOptions, distortions, seed: int,
+            overrides: dict[str, dict] | None) -> Rendered:
     ecg = ecg.reorder()
     start = int(round(options.start_s * ecg.fs))
     if start >= ecg.n_samples:
