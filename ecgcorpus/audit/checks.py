@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..corpus import Corpus
@@ -75,9 +76,8 @@ def _digest(text: str) -> bytes:
 class _Pass:
     """State of the streaming pass: counters and the (small) keys needed for leakage and duplicates."""
 
-    def __init__(self, found: _Findings, dates_relative: bool):
+    def __init__(self, found: _Findings):
         self.found = found
-        self.dates_relative = dates_relative
         self.counts = {"task": Counter(), "source": Counter(), "split": Counter(), "config": Counter()}
         self.labels = Counter()
         self.q_len: list[int] = []
@@ -114,9 +114,8 @@ class _Pass:
         self.a_len.append(len(gpt))
         if not gpt.strip():
             found.add("warning", "empty_answer", "a sample with an empty answer", sid)
-        _check_llm(sid, meta, found)
         _check_asserts(sid, meta, found)
-        for kind, text in phi_hits(human + "\n" + gpt, self.dates_relative):
+        for kind, text in phi_hits(human + "\n" + gpt):
             found.add("warning", "phi_like", "PHI-like strings in free text", {"id": sid, "kind": kind, "text": text})
         conv = json.dumps(row["conversations"], sort_keys=True)
         ecg_key = json.dumps([(e["record_id"], e["start"], e["stop"]) for e in spans])
@@ -150,16 +149,14 @@ def audit_corpus(root) -> AuditReport:
     corpus = Corpus(root)
     found = _Findings()
     _check_lock(corpus, found)
-    lock = corpus.lock or {}
-    dates_relative = any((b.get("params") or {}).get("dates") == "relative"
-                         for b in (lock.get("manifest") or {}).get("builders", []))
-    state = _Pass(found, dates_relative)
+    state = _Pass(found)
     for shard in corpus.shards():
-        if not _check_schema(shard, found):
+        layout = _check_schema(shard, found)
+        if layout is None:
             continue
         try:
-            for batch in corpus.batches(shard):
-                for row in batch.to_pylist():
+            for batch in corpus.batches(shard, audit_columns(layout)):
+                for row in _without_signals(batch, layout).to_pylist():
                     state.row(shard, row)
         except (OSError, pa.ArrowException) as exc:
             found.add("error", "shard_unreadable", "a shard cannot be read to the end", f"{shard.relpath}: {exc}")
@@ -193,12 +190,38 @@ def _check_lock(corpus: Corpus, found: _Findings) -> None:
             found.add("error", "shard_unlisted", "a shard is not in the lock file", path)
 
 
-def _check_schema(shard, found: _Findings) -> bool:
+# What the checks read of each ECG: never the samples themselves, only how many lead rows they have
+# (and that only where the schema does not fix it).
+ECG_FIELDS = ("record_id", "source", "patient_id", "start", "stop", "record_samples", "leads", "gain")
+
+
+def audit_columns(layout: SignalLayout) -> list[str]:
+    ecg = [f"ecgs.list.element.{name}" for name in ECG_FIELDS + (() if layout.fixed else ("signal",))]
+    return ["id", "task", "split", "conversations", "images", "meta", *ecg]
+
+
+def _without_signals(batch: pa.RecordBatch, layout: SignalLayout) -> pa.RecordBatch:
+    """``ecgs`` with the signal replaced by its number of lead rows, computed in Arrow (a signal
+    never becomes Python lists)."""
+    ecgs = batch.column("ecgs")
+    values = ecgs.values
+    if layout.fixed:
+        rows = pa.array([layout.n_leads] * len(values), pa.int32())
+    else:
+        rows = pc.list_value_length(values.field("signal"))
+    fields = [values.field(name) for name in ECG_FIELDS] + [rows]
+    light = pa.StructArray.from_arrays(fields, names=[*ECG_FIELDS, "signal_rows"])
+    column = pa.ListArray.from_arrays(ecgs.offsets, light)
+    return batch.set_column(batch.schema.get_field_index("ecgs"), "ecgs", column)
+
+
+def _check_schema(shard, found: _Findings) -> SignalLayout | None:
+    """The shard's signal layout if its columns are the sample schema's, else None (and a finding)."""
     try:
         schema = pq.read_schema(shard.path)
     except Exception as exc:
         found.add("error", "shard_unreadable", "a shard cannot be read as Parquet", f"{shard.relpath}: {exc}")
-        return False
+        return None
     try:
         signal = schema.field("ecgs").type.value_type.field("signal").type
         value = signal.value_type.value_type
@@ -208,11 +231,11 @@ def _check_schema(shard, found: _Findings) -> bool:
         expected = sample_schema(layout)
     except (KeyError, AttributeError, StopIteration):
         found.add("error", "schema_mismatch", "a shard's columns do not match the sample schema", shard.relpath)
-        return False
+        return None
     if not schema.remove_metadata().equals(expected.remove_metadata()):
         found.add("error", "schema_mismatch", "a shard's columns do not match the sample schema", shard.relpath)
-        return False
-    return True
+        return None
+    return layout
 
 
 def _check_placeholders(row: dict, found: _Findings) -> None:
@@ -228,18 +251,8 @@ def _check_bounds(sid: str, ecg: dict, found: _Findings) -> None:
     if start < 0 or stop <= start or (total and stop > total):
         found.add("error", "segment_out_of_bounds", "a segment lies outside its record",
                   {"id": sid, "record_id": ecg["record_id"], "start": start, "stop": stop, "record_samples": total})
-    if len(ecg["signal"]) != len(ecg["leads"]) or len(ecg["gain"]) != len(ecg["leads"]):
+    if ecg["signal_rows"] != len(ecg["leads"]) or len(ecg["gain"]) != len(ecg["leads"]):
         found.add("error", "signal_shape", "signal rows, gains and lead names disagree", {"id": sid})
-
-
-def _check_llm(sid: str, meta: dict, found: _Findings) -> None:
-    llm = meta.get("llm")
-    if not isinstance(llm, dict):
-        return
-    if llm.get("parse_error"):
-        found.add("error", "llm_parse_failure", "an LLM output that did not parse", {"id": sid, "error": llm["parse_error"]})
-    if llm.get("refusal"):
-        found.add("error", "llm_refusal", "an LLM refusal kept as a sample", {"id": sid})
 
 
 def _check_asserts(sid: str, meta: dict, found: _Findings) -> None:
@@ -247,7 +260,8 @@ def _check_asserts(sid: str, meta: dict, found: _Findings) -> None:
     asserts = meta.get("asserts")
     if not isinstance(asserts, dict):
         return
-    have = {lab.get("snomed") for e in meta.get("labels", []) for lab in e.get("labels", [])}
+    have = {code for e in meta.get("labels", []) for lab in e.get("labels", [])
+            for code in (lab.get("snomed"), lab.get("code")) if code}
     wrong = [c for c in asserts.get("present", []) if c not in have] + [c for c in asserts.get("absent", []) if c in have]
     if wrong:
         found.add("error", "answer_contradicts_labels", "an answer contradicts the record's labels", {"id": sid, "codes": wrong})

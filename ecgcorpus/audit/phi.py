@@ -11,12 +11,8 @@ PATTERNS = {
     "personal name": re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+|\b[Pp]atient name\s*[:=]"),
     "medical record number": re.compile(r"\bMRN\s*[:#]?\s*\d{5,}"),
 }
-EXACT_DATE = re.compile(r"\b(?:1[89]|2[0-2])\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b")
 
 
-def phi_hits(text: str, dates_are_phi: bool) -> list[tuple[str, str]]:
+def phi_hits(text: str) -> list[tuple[str, str]]:
     """(kind, matched text) for every PHI-like string in ``text``."""
-    hits = [(kind, m.group(0)) for kind, rx in PATTERNS.items() for m in rx.finditer(text)]
-    if dates_are_phi:
-        hits += [("exact date", m.group(0)) for m in EXACT_DATE.finditer(text)]
-    return hits
+    return [(kind, m.group(0)) for kind, rx in PATTERNS.items() for m in rx.finditer(text)]

@@ -85,13 +85,14 @@ class LabelQABuilder(Builder):
     def _verify(self, own, others, rng):
         positive = bool(rng.integers(2)) or not others
         entry = _pick(own, rng) if positive else _distractors(others, _pick(own, rng).category, 1, rng)[0]
-        return {"label": entry.name}, ["yes" if positive else "no"], {"asked": entry.name}
+        stated = _asserts([entry], []) if positive else _asserts([], [entry])
+        return {"label": entry.name}, ["yes" if positive else "no"], {"asked": entry.name, **stated}
 
     def _choose(self, own, others, rng):
         truth = _pick(own, rng)
         (wrong,) = _distractors(others, truth.category, 1, rng)
         a, b = (truth, wrong) if rng.integers(2) else (wrong, truth)
-        return {"a": a.name, "b": b.name}, [truth.name], {"options": [a.name, b.name]}
+        return {"a": a.name, "b": b.name}, [truth.name], {"options": [a.name, b.name], **_asserts([truth], [wrong])}
 
     def _query(self, own, others, rng):
         n = self.params.n_options
@@ -100,15 +101,17 @@ class LabelQABuilder(Builder):
         wrong = _distractors(others, true[0].category if true else None, n - k_true, rng)
         options = _shuffled(true + wrong, rng)
         answers = [e.name for e in options if e in true] or ["none"]
-        return {"options": ", ".join(e.name for e in options)}, answers, {"options": [e.name for e in options]}
+        return ({"options": ", ".join(e.name for e in options)}, answers,
+                {"options": [e.name for e in options], **_asserts(true, wrong)})
 
     def _mcq(self, own, others, rng):
         truth = _pick(own, rng)
         options = _shuffled([truth] + _distractors(others, truth.category, self.params.n_options - 1, rng), rng)
         letter = LETTERS[options.index(truth)]
         lines = [f"{LETTERS[i]}. {e.name}" for i, e in enumerate(options)]
-        return {"_lines": lines}, [f"{letter}. {truth.name}"], {"options": [e.name for e in options],
-                                                               "correct_letter": letter}
+        return {"_lines": lines}, [f"{letter}. {truth.name}"], {
+            "options": [e.name for e in options], "correct_letter": letter,
+            **_asserts([truth], [e for e in options if e is not truth])}
 
     def _sample(self, kind: str, qa, segment, item: WorkItem, ctx: BuildContext) -> Sample:
         fields, answers, extra = qa
@@ -142,6 +145,12 @@ def _default_answer(kind: str, answers: list[str], fields: dict, texts: dict) ->
     if kind == "query":
         return texts["query_none"] if answers == ["none"] else texts["query"].format(labels=", ".join(answers))
     return answers[0]  # mcq: "B. sinus bradycardia"
+
+
+def _asserts(present: list[VocabEntry], absent: list[VocabEntry]) -> dict:
+    """``meta.asserts``: the labels (SNOMED CT id, else source code) the answer states the record
+    has and has not; ``ecgcorpus audit`` checks them against the record's labels."""
+    return {"asserts": {"present": [e.key for e in present], "absent": [e.key for e in absent]}}
 
 
 def _pick(entries: list[VocabEntry], rng) -> VocabEntry:

@@ -1,0 +1,187 @@
+"""Every audit check, made to fire by a planted defect (and silent on a clean corpus)."""
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ecgcorpus.audit import audit_corpus
+from ecgcorpus.engine.build import build
+from ecgcorpus.manifest import load_manifest
+from test_audit_export import codes, copy, corpus, rewrite, shards_of  # noqa: F401  (fixtures)
+
+CHECKS = Path(__file__).resolve().parents[1] / "ecgcorpus" / "audit" / "checks.py"
+
+
+def test_every_finding_code_has_a_planted_test():
+    emitted = set(re.findall(r'found\.add\("\w+", "(\w+)"', CHECKS.read_text()))
+    tested = set(re.findall(r'"(\w+)"', Path(__file__).read_text()))
+    tested |= set(re.findall(r'"(\w+)"', (Path(__file__).parent / "test_audit_export.py").read_text()))
+    assert emitted and emitted <= tested, emitted - tested
+
+
+def set_column(table, name, values):
+    field = table.schema.field(name)
+    return table.set_column(table.schema.get_field_index(name), field, pa.array(values, field.type))
+
+
+def first_train(root):
+    return shards_of(root, "train")[0]
+
+
+def test_lock_missing(copy):
+    (copy / "build.lock.json").unlink()
+    assert "lock_missing" in codes(audit_corpus(copy))
+
+
+def test_shard_missing_and_unlisted(copy):
+    shard = first_train(copy)
+    shard.rename(shard.with_name("train-99999-of-99999.parquet"))
+    found = codes(audit_corpus(copy))
+    assert found["shard_missing"].examples == [str(shard.relative_to(copy))]
+    assert found["shard_unlisted"].examples == ["data/report/train-99999-of-99999.parquet"]
+
+
+def test_shard_unreadable(copy):
+    shard = first_train(copy)
+    shard.write_bytes(b"not parquet at all")
+    found = codes(audit_corpus(copy))
+    assert "shard_unreadable" in found and "shard_hash_mismatch" in found
+
+
+def test_schema_mismatch(copy):
+    rewrite(copy, first_train(copy), lambda t: t.drop_columns(["task"]))
+    assert codes(audit_corpus(copy))["schema_mismatch"].examples == [str(first_train(copy).relative_to(copy))]
+
+
+def test_split_mismatch(copy):
+    rewrite(copy, first_train(copy), lambda t: set_column(t, "split", ["validation"] * len(t)))
+    assert codes(audit_corpus(copy))["split_mismatch"].level == "error"
+
+
+def _edit_ecgs(copy, edit):
+    def fn(table):
+        ecgs = table.column("ecgs").to_pylist()
+        edit(ecgs[0][0])
+        return set_column(table, "ecgs", ecgs)
+    rewrite(copy, first_train(copy), fn)
+
+
+def test_segment_out_of_bounds(copy):
+    _edit_ecgs(copy, lambda ecg: ecg.update(stop=ecg["record_samples"] + 1))
+    example = codes(audit_corpus(copy))["segment_out_of_bounds"].examples[0]
+    assert example["stop"] == example["record_samples"] + 1
+
+
+def test_signal_shape(copy):
+    _edit_ecgs(copy, lambda ecg: ecg.update(leads=ecg["leads"][:-1]))
+    assert "signal_shape" in codes(audit_corpus(copy))
+
+
+def test_empty_answer(copy):
+    def fn(table):
+        convs = table.column("conversations").to_pylist()
+        convs[0][1]["value"] = "  "
+        return set_column(table, "conversations", convs)
+    rewrite(copy, first_train(copy), fn)
+    assert codes(audit_corpus(copy))["empty_answer"].level == "warning"
+
+
+def test_personal_names_emails_and_record_numbers_are_phi_like(copy):
+    def fn(table):
+        convs = table.column("conversations").to_pylist()
+        convs[0][1]["value"] += " Mrs Jones, jones@example.org, MRN: 1234567."
+        return set_column(table, "conversations", convs)
+    rewrite(copy, first_train(copy), fn)
+    kinds = {e["kind"] for e in codes(audit_corpus(copy))["phi_like"].examples}
+    assert {"personal name", "email address", "medical record number"} <= kinds
+
+
+def test_near_duplicate_across_splits_is_information(copy):
+    """The same answer with other numbers, on another record, in another split: info, not an error."""
+    train, test = first_train(copy), shards_of(copy, "test")[0]
+    row = pq.read_table(train).slice(0, 1)
+    convs = row.column("conversations").to_pylist()
+    convs[0][1]["value"] = re.sub(r"\d", "7", convs[0][1]["value"]) + " 12 ms"
+    row = set_column(set_column(set_column(row, "split", ["test"]), "conversations", convs), "id", ["planted"])
+    ecgs = row.column("ecgs").to_pylist()
+    ecgs[0][0].update(record_id="elsewhere:1", patient_id="elsewhere")
+    row = set_column(row, "ecgs", ecgs)
+    rewrite(copy, test, lambda t: pa.concat_tables([t, row]))
+    found = codes(audit_corpus(copy))
+    assert found["near_duplicate_across_splits"].level == "info"
+    assert "leakage_patient" not in found and "duplicate_across_splits" not in found
+
+
+def test_audit_never_reads_signals_into_python(corpus, monkeypatch):
+    """The audit's rows carry the number of lead rows, not the samples."""
+    from ecgcorpus.audit import checks
+
+    seen = []
+    real = checks._Pass.row
+
+    def spy(self, shard, row):
+        seen.extend(row["ecgs"])
+        return real(self, shard, row)
+
+    monkeypatch.setattr(checks._Pass, "row", spy)
+    audit_corpus(corpus)
+    assert seen and all("signal" not in ecg and ecg["signal_rows"] == len(ecg["leads"]) for ecg in seen)
+
+
+# --- label QA: answers that state labels (meta.asserts) -----------------------------------------------
+
+LABEL_QA = """\
+name: label-qa
+seed: 2
+sources:
+  - {{name: sph, root: "{data}/sph"}}
+  - {{name: cpsc2018, root: "{data}/cpsc2018"}}
+  - {{name: chapman, root: "{data}/chapman"}}
+profile: {{duration_s: 10}}
+builders: [{{type: label_qa, config: qa, params: {{samples_per_record: 3}}}}]
+output: {{dir: "{out}", max_quarantine_rate: 1}}
+"""
+
+
+@pytest.fixture(scope="module")
+def qa_corpus(data_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("qa")
+    (tmp / "m.yaml").write_text(LABEL_QA.format(data=data_dir, out=tmp / "out"))
+    build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
+    return tmp / "out"
+
+
+def test_label_qa_states_what_it_asserts_and_the_audit_agrees(qa_corpus):
+    rows = [r for p in sorted((qa_corpus / "data" / "qa").glob("*.parquet"))
+            for r in pq.read_table(p, columns=["meta"]).to_pylist()]
+    metas = [json.loads(r["meta"]) for r in rows]
+    assert len(metas) >= 10 and all(m["asserts"]["present"] or m["asserts"]["absent"] for m in metas)
+    for m in metas:
+        have = {lab.get("snomed") or lab["code"] for e in m["labels"] for lab in e["labels"]}
+        assert set(m["asserts"]["present"]) <= have and not set(m["asserts"]["absent"]) & have
+    assert "answer_contradicts_labels" not in codes(audit_corpus(qa_corpus))
+
+
+def test_answer_contradicts_labels(qa_corpus, tmp_path):
+    import shutil
+
+    root = tmp_path / "qa"
+    shutil.copytree(qa_corpus, root)
+    shard = sorted((root / "data" / "qa").glob("*.parquet"))[0]
+
+    def fn(table):
+        metas = [json.loads(m) for m in table.column("meta").to_pylist()]
+        stated = metas[0]["asserts"]
+        stated["absent"] = stated["absent"] + stated["present"]      # deny a label the record has …
+        if not stated["present"]:
+            label = metas[0]["labels"][0]["labels"][0]
+            stated["absent"].append(label.get("snomed") or label["code"])
+        return set_column(table, "meta", [json.dumps(m) for m in metas])
+
+    rewrite(root, shard, fn)
+    found = codes(audit_corpus(root))
+    assert found["answer_contradicts_labels"].level == "error" and found["answer_contradicts_labels"].count == 1
