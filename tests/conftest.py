@@ -37,3 +37,6 @@ def copy_tree(src: pathlib.Path, dst: pathlib.Path) -> pathlib.Path:
     shutil.copytree(src, dst)
     os.chmod(dst, 0o755)
     return dst
+
+
+from genuine_corpus import copy, corpus  # noqa: E402,F401  (fixtures: a corpus of the genuine files)

@@ -11,7 +11,7 @@ import pytest
 from ecgcorpus.audit import audit_corpus
 from ecgcorpus.engine.build import build
 from ecgcorpus.manifest import load_manifest
-from test_audit_export import codes, copy, corpus, rewrite, shards_of  # noqa: F401  (fixtures)
+from genuine_corpus import codes, rewrite, shards_of
 
 CHECKS = Path(__file__).resolve().parents[1] / "ecgcorpus" / "audit" / "checks.py"
 
