@@ -166,6 +166,38 @@ def test_load_dataset_both_ways_and_collate(reference_build, fixture_tree):
     np.testing.assert_allclose(batch[0].numpy()[:, : expected.shape[1]], expected, rtol=1e-6, atol=1e-6)
 
 
+def test_to_mv_transform_gives_float32_millivolts(reference_build):
+    import datasets
+    import torch
+
+    from ecgcorpus.corpus import ecg_to_mv
+    from ecgcorpus.hf import to_mv
+
+    out, _ = reference_build
+    for config, stored in (("report_meit", "int16"), ("report", "float32")):
+        raw = datasets.load_dataset(str(out), config, split="train")
+        assert raw.features["ecgs"].feature["signal"].feature.feature.dtype == stored
+        ds = raw.with_transform(to_mv)
+        for k in range(2):
+            ecg, plain = ds[k]["ecgs"][0], raw[k]["ecgs"][0]
+            assert ecg["signal"].dtype == torch.float32 and tuple(ecg["signal"].shape) == (12, 5000)
+            np.testing.assert_allclose(ecg["signal"].numpy(), ecg_to_mv(plain), rtol=1e-6, atol=1e-6)
+            assert set(ecg["gain"]) == {1.0} and set(ecg["baseline"]) == {0}
+    assert "set_transform(to_mv)" in (out / "README.md").read_text()
+
+
+def test_ci_tests_the_oldest_datasets_we_allow():
+    """pyproject's floor for datasets is the version the test extra installs, and it reads our shards
+    (the other tests load shards with it)."""
+    import re
+    from importlib.metadata import version
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    floor = re.search(r'"datasets>=([\d.]+)"', text).group(1)
+    pinned = re.search(r'"datasets==([\d.]+)"', text).group(1)
+    assert pinned.startswith(floor) and version("datasets") == pinned
+
+
 def test_cli_build_summary_line(fixture_tree, tmp_path):
     from click.testing import CliRunner
 

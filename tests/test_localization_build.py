@@ -120,6 +120,30 @@ def test_reduced_lead_crops_keep_only_the_asked_leads(tmp_path, fixture_tree):
                                  for e in m["events"])
     reasons = [json.loads(line)["reason"] for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
     assert any("irregular rhythm label" in reason for reason in reasons)      # AF records are not asked
+    check_collate_pads_leads_and_lengths(tmp_path / "out", samples)
+
+
+def check_collate_pads_leads_and_lengths(out, samples):
+    """Reduced-lead windows of several lengths collate into one array: the lead axis is the
+    union (I, II), zeros where a window lacks a lead, lengths padded, values in mV."""
+    import pyarrow.parquet as pq
+
+    from ecgcorpus.collate import collate_ecgs, ecg_batch
+    from ecgcorpus.hf import signal_mv
+
+    table = pq.read_table(sorted((out / "data" / "reduced").glob("*.parquet"))[0])
+    batch = ecg_batch(table)
+    stored = [ecg for row in table.column("ecgs").to_pylist() for ecg in row]
+    assert {tuple(e["leads"]) for e in stored} > {("I",)} and len({e["stop"] - e["start"] for e in stored}) > 1
+    assert batch.leads == ("I", "II") and batch.signals.dtype == np.float32
+    assert batch.signals.shape == (len(stored), 2, max(e["stop"] - e["start"] for e in stored))
+    for k, ecg in enumerate(stored):
+        mv, n = signal_mv(ecg), ecg["stop"] - ecg["start"]
+        assert batch.lengths[k] == n and list(batch.present[k]) == [lead in ecg["leads"] for lead in ("I", "II")]
+        for i, lead in enumerate(ecg["leads"]):
+            np.testing.assert_allclose(batch.signals[k, batch.leads.index(lead), :n], mv[i], rtol=1e-6, atol=1e-6)
+        assert not batch.signals[k, :, n:].any() and not batch.signals[k, ~batch.present[k]].any()
+    assert tuple(collate_ecgs(table).shape) == batch.signals.shape
 
 
 def test_a_record_lacking_a_lead_of_the_set_is_skipped(data_dir):

@@ -63,5 +63,18 @@ def render_card(plan: Plan, results: list[UnitResult], quarantine: list[dict]) -
         "baseline, signal leads × samples; int16 signals are ADC units: mV = (signal − baseline) / gain), "
         "`images`, `meta` (JSON).",
         "",
+        "## Loading",
+        "",
+        "```python",
+        "import datasets",
+        "from ecgcorpus.hf import to_mv          # pip install ecgcorpus",
+        "",
+        f'ds = datasets.load_dataset("path/or/hub-id", "{next(iter(c for c, s in configs.items() if s), "default")}", split="train")',
+        "ds.set_transform(to_mv)                 # every ECG's signal as float32 mV (torch tensor if torch is installed)",
+        'ds[0]["ecgs"][0]["signal"].shape        # (leads, samples)',
+        "```",
+        "",
+        "Needs `datasets>=4.0` (the schema uses its `List` feature type).",
+        "",
     ]
     return "\n".join(lines)
