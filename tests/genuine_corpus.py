@@ -28,12 +28,16 @@ output: {{dir: "{out}", max_rows_per_shard: 3}}
 """
 
 
-@pytest.fixture(scope="module")
-def corpus(data_dir, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("genuine")
-    (tmp / "m.yaml").write_text(MANIFEST.format(data=data_dir, out=tmp / "out"))
+def build_genuine(template: str, data_dir, tmp):
+    """Build ``template`` (a manifest with {data} and {out}) from the genuine files into tmp/out."""
+    (tmp / "m.yaml").write_text(template.format(data=data_dir, out=tmp / "out"))
     build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
     return tmp / "out"
+
+
+@pytest.fixture(scope="module")
+def corpus(data_dir, tmp_path_factory):
+    return build_genuine(MANIFEST, data_dir, tmp_path_factory.mktemp("genuine"))
 
 
 @pytest.fixture()

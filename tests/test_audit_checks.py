@@ -9,9 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecgcorpus.audit import audit_corpus
-from ecgcorpus.engine.build import build
-from ecgcorpus.manifest import load_manifest
-from genuine_corpus import codes, rewrite, shards_of
+from genuine_corpus import build_genuine, codes, rewrite, shards_of
 
 CHECKS = Path(__file__).resolve().parents[1] / "ecgcorpus" / "audit" / "checks.py"
 
@@ -149,10 +147,7 @@ output: {{dir: "{out}", max_quarantine_rate: 1}}
 
 @pytest.fixture(scope="module")
 def qa_corpus(data_dir, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("qa")
-    (tmp / "m.yaml").write_text(LABEL_QA.format(data=data_dir, out=tmp / "out"))
-    build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
-    return tmp / "out"
+    return build_genuine(LABEL_QA, data_dir, tmp_path_factory.mktemp("qa"))
 
 
 def test_label_qa_states_what_it_asserts_and_the_audit_agrees(qa_corpus):
