@@ -242,3 +242,16 @@ cluster: {{backend: local}}
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["built", "2"]                 # the caller's setting is restored
     assert len(list((tmp_path / "out" / "data").rglob("*.parquet"))) >= 3
+
+
+def test_languages_filter_written_reports_of_any_source(fixture_tree, tmp_path):
+    from ecgcorpus.engine.plan import make_plan
+
+    path = write_manifest(tmp_path, fixture_tree, tmp_path / "out",
+                          **{"{type: report, config: report}": "{type: report, config: report, params: {languages: [en]}}"})
+    plan = make_plan(load_manifest(path))
+    kept = [ref for unit in plan.units if unit.config == "report" for item in unit.items for ref in item.refs]
+    skipped = [q for q in plan.quarantine if q.get("config") == "report" and "report language" in q["reason"]]
+    assert skipped and all(q["source"] == "ptbxl" for q in skipped)
+    assert {ref.source for ref in kept} >= {"mimic", "chapman", "sph"}
+    assert all(ref.report_lang == "en" for ref in kept if ref.report_lines)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..prompts import load_prompts
 from ..sample import ECG_TOKEN, Sample
+from ..sources.ptbxl import PtbXl
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
 from .report_text import render_report, statement_lines
@@ -34,8 +35,12 @@ class ReportBuilder(Builder):
         super().__init__(spec, manifest)
         self._translations = _read_translations(self.params.ptbxl_translation)
 
+    def translated(self, ref: RecordRef) -> bool:
+        """Whether ``ref``'s report comes from the translation table (PTB-XL records, by ecg_id)."""
+        return bool(self._translations) and ref.source == PtbXl.name
+
     def report_lines(self, ref: RecordRef) -> list[str]:
-        if ref.source == "ptbxl" and self._translations:
+        if self.translated(ref):
             text = self._translations.get(ref.native_id)
             return [text] if text else []
         return statement_lines(ref, self.params.labels_as_report)
@@ -44,7 +49,8 @@ class ReportBuilder(Builder):
         if not self.report_lines(ref):
             return "no report text (and no labels to write one from)"
         langs = self.params.languages
-        if langs and ref.source == "ptbxl" and not self._translations and ref.report_lang not in langs:
+        # A written report must be in a language asked for; label-to-text answers are ours (English).
+        if langs and ref.report_lines and not self.translated(ref) and ref.report_lang not in langs:
             return f"report language {ref.report_lang or 'unknown'} not in {langs}"
         return None
 
@@ -68,9 +74,9 @@ class ReportBuilder(Builder):
                 "template_id": template_id,
                 "labels": label_meta(item.refs),
                 "profile": self.params.profile,
-                "report_source": "translation" if self._translations and ref.source == "ptbxl" else
-                                 ("report" if (ref.report or "").strip() else "labels"),
-                "report_lang": "en" if self._translations and ref.source == "ptbxl" else ref.report_lang,
+                "report_source": "translation" if self.translated(ref) else
+                                 ("report" if ref.report_lines else "labels"),
+                "report_lang": "en" if self.translated(ref) else ref.report_lang,
             },
         )]
 
