@@ -71,3 +71,17 @@ def test_unit_store_gives_each_task_its_own_unit(data_dir, tmp_path):
         assert got_manifest.digest() == manifest.digest()
     with pytest.raises(IndexError):
         store.unit(len(plan.units))
+
+
+def test_a_bug_in_a_datatrove_task_fails_the_build_with_its_summary(data_dir, tmp_path, monkeypatch):
+    """datatrove logs a task's exception and moves on; the build then names the failure, not just a
+    task that did not complete (the traceback is in .ecgcorpus/failed/)."""
+    from ecgcorpus.builders.report import ReportBuilder
+    from ecgcorpus.engine.build import BuildError
+
+    monkeypatch.setattr(ReportBuilder, "run", lambda self, item, ctx: {}["missing"])
+    (tmp_path / "m.yaml").write_text(MANIFEST.format(data=data_dir, out=tmp_path / "dt"))
+    with pytest.raises(BuildError) as err:
+        build(load_manifest(tmp_path / "m.yaml"), workers=2, executor="datatrove", progress=False)
+    assert "KeyError" in str(err.value) and "data/report/" in str(err.value)
+    assert list((tmp_path / "dt" / ".ecgcorpus" / "failed").glob("*.log"))

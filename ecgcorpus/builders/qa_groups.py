@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
+from ..seeding import derived_rng
 from ..types import RecordRef
 from .qa_labels import label_key
 
@@ -36,8 +36,7 @@ def patient_groups(refs: list[RecordRef], min_size: int, max_size: int, seed: in
     groups = []
     for key in sorted(patients):
         records = sorted(patients[key], key=lambda r: (acquired_at(r), r.record_id))
-        digest = hashlib.sha256(f"{seed}|{key[0]}|{key[1]}".encode()).digest()
-        rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+        rng = derived_rng(seed, key[0], key[1])
         start = 0
         for size in _window_sizes(len(records), min_size, max_size, rng):
             groups.append(tuple(records[start:start + size]))
