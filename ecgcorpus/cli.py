@@ -177,7 +177,7 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
         click.echo(f"built {total} samples ({', '.join(f'{c}/{s} {n}' for (c, s), n in sorted(summary.samples.items()))}); "
                    f"quarantined {summary.quarantined}; {'resumed' if summary.resumed else 'fresh build'}; "
                    f"output {summary.out_dir}"
-                   + "".join(f"; {c}: skipped — {why}" for c, why in summary.skipped.items())
+                   + (f"; skipped: {', '.join(summary.skipped)}" if summary.skipped else "")
                    + "".join(f"; {c}: " + ", ".join(f"{k} {v:g}" for k, v in t.items()) for c, t in summary.stats.items()))
 
 # --- commands that live beside their subsystem (ecgcorpus/cli_*.py) --------------------------------

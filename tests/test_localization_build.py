@@ -160,9 +160,11 @@ def test_composed_strips_join_seamlessly_at_r_peaks(tmp_path, fixture_tree):
                {"name": "cpsc2018", "root": str(fixture_tree / "cpsc2018")}]
     manifest = write_manifest(tmp_path / "m.yaml", sources, [{"type": "rhythm_strips", "config": "strips",
                                                               "params": {"lead_sets": [["I", "II"]]}}])
-    build(manifest, workers=1, resume=False, progress=False)
+    summary = build(manifest, workers=1, resume=False, progress=False)
     samples = rows(tmp_path / "out", "strips")
     assert samples and any(r["meta"]["placement"] == "composed" for r in samples)
+    entries = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert not [e for e in entries if e["stage"] == "build"] and not summary.problems
     loaded = {}
     for r in samples:
         (ecg,), m = r["ecgs"], r["meta"]
@@ -218,3 +220,27 @@ def test_compose_strip_unit(fixture_tree):
         c = cut["sample"]
         assert abs(x[c + 1] - x[c]) <= np.percentile(np.abs(np.diff(x)), 99)
     assert strip.ecg.n_samples == sum(p["stop"] - p["start"] for p in strip.pieces)
+
+
+def test_strip_records_without_a_partner_are_rejected_at_planning(fixture_tree):
+    """A patient whose records all have the same rhythm class cannot make a strip: each of those
+    records is returned as a SourceError by plan() (quarantined at planning), none becomes an item."""
+    from dataclasses import replace
+
+    from ecgcorpus.builders.localization_strips import RhythmStripBuilder
+    from ecgcorpus.errors import SourceError
+
+    spec = BuilderSpec(type="rhythm_strips", config="strips")
+    builder = RhythmStripBuilder(spec, Manifest(name="x", sources=[], builders=[spec]))
+    refs = [r for r in open_source("chapman", fixture_tree / "chapman").scan() if builder.skip_reason(r) is None]
+    kinds = {r.record_id: builder._rhythm(r)[0] for r in refs}
+    background = [replace(r, patient_id="p1") for r in refs if kinds[r.record_id] == "background"][:2]
+    mixed = [replace(r, patient_id="p2") for r in refs if kinds[r.record_id] == "background"][2:3]
+    mixed += [replace(r, patient_id="p2") for r in refs if kinds[r.record_id] == "episode"][:1]
+    assert len(background) == 2 and len(mixed) == 2
+    planned = builder.plan(background + mixed)
+    errors = [p for p in planned if isinstance(p, SourceError)]
+    items = [p for p in planned if not isinstance(p, SourceError)]
+    assert sorted(e.record_id for e in errors) == sorted(r.record_id for r in background)
+    assert all("patient p1 have 2 background and 0 episode" in e.problem for e in errors)
+    assert [sorted(r.record_id for r in item.refs) for item in items] == [sorted(r.record_id for r in mixed)]

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..errors import SourceError
 from ..manifest import BuilderSpec, Manifest
 from ..sample import Sample, Segment
 from ..seeding import derived_rng
@@ -89,8 +90,10 @@ class Builder:
         """About how many bytes one sample stores, for shard sizing (``signal_bytes``: one profiled ECG)."""
         return signal_bytes
 
-    def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
-        """Work items in a deterministic order (default: one per record)."""
+    def plan(self, refs: list[RecordRef]) -> list[WorkItem | SourceError]:
+        """Work items in a deterministic order (default: one per record). Refs of one split at a
+        time. A record that turns out not to fit only once seen with the others (no partner for a
+        group, say) is returned as a SourceError naming it: the engine quarantines it at planning."""
         return [WorkItem((ref,)) for ref in refs]
 
     def disabled_reason(self) -> str | None:

@@ -3,9 +3,10 @@
 Which records: those whose harmonized labels hold exactly one of the two classes, a background
 rhythm (``background_labels``: sinus rhythm, normal ECG) or an episode rhythm (``episode_labels``:
 atrial fibrillation, atrial flutter). Which records go together: one patient (source + patient
-id); for a source without patient ids, one source, one split (assigned exactly as the engine
-does, so that no strip mixes splits) and one lead set, in groups of at most ``max_group`` records.
-A group without both classes still becomes a work item, which is quarantined with the reason.
+id); for a source without patient ids, one source, one split (the engine plans split by split,
+so that no strip mixes splits) and one lead set, in groups of at most ``max_group`` records. The
+records of a group without both classes are quarantined at planning, with the reason: they do
+not fit this builder, which is not a failure of the build.
 
 Each strip draws 3–6 pieces (``pieces``) without repeating a record: for a positive strip at least
 one background piece and at least one piece of the asked episode type, for a negative strip
@@ -110,7 +111,7 @@ class RhythmStripBuilder(Builder):
             return f"record is {ref.duration_s:g} s: too short for a strip piece"
         return None
 
-    def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
+    def plan(self, refs: list[RecordRef]) -> list[WorkItem | SourceError]:
         groups: dict[tuple, list[RecordRef]] = {}
         for ref in refs:
             # The engine plans one split at a time: strangers' records of that split may share a strip.
@@ -119,11 +120,17 @@ class RhythmStripBuilder(Builder):
             else:
                 group = (ref.key, "split", ref.fs, "+".join(ref.leads))
             groups.setdefault(group, []).append(ref)
-        items = []
+        items: list[WorkItem | SourceError] = []
         for group in sorted(groups):
             members = sorted(groups[group], key=lambda r: r.record_id)
             episodes = [r for r in members if self._rhythm(r)[0] == "episode"]
             background = [r for r in members if self._rhythm(r)[0] == "background"]
+            if not episodes or not background:
+                whose = f"patient {group[2]}" if group[1] == "patient" else "its source, split and lead set"
+                items += [SourceError(r.path, f"no partner to compose a strip with: the records of {whose} have "
+                                      f"{len(background)} background and {len(episodes)} episode rhythm(s)",
+                                      r.record_id) for r in members]
+                continue
             chunks = max(1, -(-len(members) // self.params.max_group))
             for c in range(chunks):  # each chunk gets its share of both classes
                 chunk = sorted(episodes[c::chunks] + background[c::chunks], key=lambda r: r.record_id)

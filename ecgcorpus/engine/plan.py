@@ -177,7 +177,13 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
         items_per_config[builder.config] = 0
         for split in SPLITS:
             # Builders plan one split at a time: an item never mixes records of two splits.
-            items = [] if builder.disabled_reason() else builder.plan([ref for ref in usable if ref.split == split])
+            planned = [] if builder.disabled_reason() else builder.plan([ref for ref in usable if ref.split == split])
+            items = [item for item in planned if isinstance(item, WorkItem)]
+            rejected = [e for e in planned if isinstance(e, SourceError)]
+            if rejected:
+                key_of = {ref.record_id: ref.key for ref in usable}
+                quarantine += [{"record_id": e.record_id, "file": e.file, "reason": e.problem, "stage": "builder",
+                                "config": builder.config, "source": key_of.get(e.record_id)} for e in rejected]
             items_per_config[builder.config] += len(items)
             chunks = [items[i:i + rows] for i in range(0, len(items), rows)]
             for shard_index, chunk in enumerate(chunks):
