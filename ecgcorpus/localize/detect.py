@@ -31,8 +31,11 @@ def r_peaks(signal: np.ndarray, fs: float, record_id: str = "") -> np.ndarray:
         raise SourceError(record_id, "the detection lead has missing samples; R peaks not detected", record_id)
     if np.ptp(signal) == 0:
         raise SourceError(record_id, "the detection lead is flat; R peaks not detected", record_id)
-    cleaned = nk.ecg_clean(signal, sampling_rate=int(round(fs)))
-    _, info = nk.ecg_peaks(cleaned, sampling_rate=int(round(fs)))
+    try:
+        cleaned = nk.ecg_clean(signal, sampling_rate=int(round(fs)))
+        _, info = nk.ecg_peaks(cleaned, sampling_rate=int(round(fs)))
+    except Exception as exc:  # neurokit2 raises plain Exceptions on degenerate signals: a record problem
+        raise SourceError(record_id, f"neurokit2 R-peak detection failed: {exc}", record_id) from None
     peaks = np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
     if peaks.size < 4:
         raise SourceError(record_id, f"neurokit2 found {peaks.size} R peaks; too few to use", record_id)
