@@ -12,10 +12,10 @@ Where the requests are sent. The engine runs one work item at a time per worker 
 work item holds one patient's records, so a unit cannot batch requests across items by itself.
 ``prefetch()``, a stage the engine runs between plan and run, therefore sends every request of the
 corpus (from the main process, asyncio, at most ``llm.concurrency`` in flight, or through the
-Batch API) into the content-addressed cache, and
-``run()`` rebuilds the same requests and reads their answers back. Requests depend only on the
-record, the manifest and the prompt file (the task drawn per item comes from a hash of the seed
-and the item), never on the unit's rng, so plan and run agree. ``run()`` sends what the cache still
+Batch API) into the content-addressed cache, and ``run()`` rebuilds the same requests and reads
+their answers back. Requests depend only on the record, the manifest and the prompt file (the
+task drawn per item comes from a generator seeded by the seed, the config and the item, never
+from what the item is run with), so prefetch and run agree. ``run()`` sends what the cache still
 lacks itself (online mode), so it is correct on its own. Same cache + same manifest → same bytes.
 """
 
