@@ -10,10 +10,20 @@ schema   the pydantic models replies must match      pricing  tokens × price ta
 context  the record text a model may see             render   items → conversations
 """
 
-from .config import Endpoint, LlmConfig, parse_config, resolve_endpoint
-from .errors import LlmError, LlmItemError
-from .jobs import Job, Outcome
-from .session import LlmSession
+import importlib
+
+# Names load on first use, so that `ecgcorpus --help` (which imports ecgcorpus.llm.cli) does not
+# import the openai SDK.
+_EXPORTS = {"Endpoint": "config", "LlmConfig": "config", "parse_config": "config", "resolve_endpoint": "config",
+            "LlmError": "errors", "LlmItemError": "errors", "Job": "jobs", "Outcome": "jobs",
+            "LlmSession": "session"}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Endpoint", "Job", "LlmConfig", "LlmError", "LlmItemError", "LlmSession", "Outcome", "parse_config",
            "resolve_endpoint"]

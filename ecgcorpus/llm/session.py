@@ -4,9 +4,7 @@ from __future__ import annotations
 
 
 from ..console import announce
-from .batch import BatchFetcher
 from .cache import ResponseCache
-from .client import OnlineFetcher
 from .config import Endpoint
 from .fetch import Collect, FetchReport
 from .jobs import Job, Outcome, resolve
@@ -24,8 +22,12 @@ class LlmSession:
         if isinstance(mode, Collect):
             self._fetch = mode
         elif mode == "online":
+            from .client import OnlineFetcher  # the openai SDK loads when a request is to be sent
+
             self._fetch = OnlineFetcher(endpoint, self.cache, progress)
         elif mode == "batch":
+            from .batch import BatchFetcher
+
             self._fetch = BatchFetcher(endpoint, self.cache, announce)
         elif mode in ("cache", "offline"):
             self._fetch = None
@@ -36,7 +38,7 @@ class LlmSession:
     def resolve(self, jobs: list[Job], send: bool = True, progress: bool | None = None) -> list[Outcome]:
         """Outcomes from the cache; what it lacks is fetched unless ``send`` is False."""
         fetch = self._fetch if send else None
-        if isinstance(fetch, OnlineFetcher) and progress is not None:
+        if progress is not None and hasattr(fetch, "progress"):
             fetch.progress = progress
         return resolve(jobs, self.cache, fetch, self.report)
 
