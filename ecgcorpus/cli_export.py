@@ -26,20 +26,41 @@ def export(directory: str, fmt: str, out_dir: str, signals: str):
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @click.argument("repo_id")
-@click.option("--private", is_flag=True, help="Create the dataset repository as private.")
-@click.option("--dry-run", is_flag=True, help="Print exactly what would be uploaded, upload nothing.")
+@click.option("--private/--public", default=None,
+              help="Set the repository's visibility (new or existing). Default: new repos public, existing unchanged.")
+@click.option("--revision", help="Branch to commit to (default: main).")
+@click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
+@click.option("--message", "-m", help="Commit message (default: ecgcorpus build <plan hash>).")
+@click.option("--dry-run", is_flag=True, help="Check the repo id and print exactly what would be uploaded; upload nothing.")
 @click.option("--force", is_flag=True, help="Replace a different build already in the repository.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the result, or the upload plan).")
 @user_errors
-def push(directory: str, repo_id: str, private: bool, dry_run: bool, force: bool):
-    """Publish DIRECTORY to the Hugging Face Hub as dataset REPO_ID (token from HF_TOKEN)."""
+def push(directory: str, repo_id: str, private: bool | None, revision: str | None, create_pr: bool,
+         message: str | None, dry_run: bool, force: bool, as_json: bool):
+    """Publish DIRECTORY to the Hugging Face Hub as dataset REPO_ID.
+
+    The token comes from HF_TOKEN or the stored `hf auth login`, and is never printed. An
+    interrupted push resumes when rerun; unchanged files are not uploaded again."""
+    import json
+
+    from .export.push import check_repo_id, upload_plan
     from .export.push import push as run_push
-    from .export.push import upload_plan
 
     if dry_run:
+        check_repo_id(repo_id)
         plan = upload_plan(directory)
+        if as_json:
+            click.echo(json.dumps({"repo_id": repo_id, "private": private, "files": [
+                {"path": u.path, "bytes": u.size} for u in plan], "bytes": sum(u.size for u in plan)}))
+            return
         for item in plan:
             click.echo(f"{item.size:>12,d}  {item.path}")
         click.echo(f"would upload {len(plan)} files ({sum(u.size for u in plan):,d} bytes) to "
                    f"datasets/{repo_id}{' (private)' if private else ''}")
         return
-    click.echo(f"pushed: {run_push(directory, repo_id, private=private, force=force)}")
+    result = run_push(directory, repo_id, private=private, force=force, revision=revision, create_pr=create_pr,
+                      message=message)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(f"pushed {result.files} files ({result.bytes:,d} bytes): {result.pr_url or result.commit_url}")

@@ -13,7 +13,10 @@ import pyarrow.parquet as pq
 
 from .errors import EcgCorpusError
 
-LOCK_NAME = "build.lock.json"
+LOCK_NAME = "build.lock.json"              # the names of what a build writes beside data/
+QUARANTINE_NAME = "quarantine.jsonl"
+LICENSE_NAME = "LICENSE.md"
+CARD_NAME = "README.md"
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,10 @@ class Manifest(_Strict):
         raise ManifestError(f"no source {key!r} in the manifest (have {', '.join(s.key for s in self.sources)})")
 
     def canonical_json(self) -> str:
-        """What the corpus depends on: everything but where it is written and how it runs."""
-        data = self.model_dump(mode="json", exclude={"cluster": True, "output": {"dir", "max_quarantine_rate"}})
+        """What the corpus depends on: everything but where it is written, where its inputs lie (their
+        content is fingerprinted in the plan) and how it runs."""
+        data = self.model_dump(mode="json", exclude={"cluster": True, "output": {"dir", "max_quarantine_rate"},
+                                                      "sources": {"__all__": {"root"}}})
         if self.llm is not None:
             data["llm"] = _llm_output_fields(self.llm)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -153,7 +153,7 @@ def test_push_dry_run_card_and_round_trip(corpus, tmp_path):
     result = CliRunner().invoke(main, ["push", str(corpus), "me/ecg-demo", "--dry-run", "--private"])
     assert result.exit_code == 0
     listed = [line.split()[-1] for line in result.output.splitlines()[:-1]]
-    assert listed[:3] == ["README.md", "build.lock.json", "quarantine.jsonl"]
+    assert listed[:4] == ["README.md", "LICENSE.md", "build.lock.json", "quarantine.jsonl"]
     assert "would upload" in result.output and "(private)" in result.output
     card = yaml.safe_load((corpus / "README.md").read_text().split("---")[1])
     assert card["configs"][0]["config_name"] == "report"

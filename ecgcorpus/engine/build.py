@@ -10,19 +10,20 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..corpus import LICENSE_NAME, LOCK_NAME, QUARANTINE_NAME
 from ..errors import EcgCorpusError
 from ..manifest import Manifest
 from ..console import announce
-from .card import render_card
+from .card import render_card, render_license
 from .executor import Progress, default_workers, run_local
 from .health import config_problems
-from .lock import LOCK_NAME, builder_stats, lock_document, write_json
+from .lock import builder_stats, lock_document, write_json
 from .plan import Plan, make_plan
+from .portable import portable_quarantine
 from .shard import STATE_DIR, UnitFailed, UnitResult, read_marker
 
-QUARANTINE_NAME = "quarantine.jsonl"
 PLAN_STATE = "plan.json"                # ecgcorpus's marker: a folder without it is not ours to delete
-OUTPUT_NAMES = ("data", LOCK_NAME, QUARANTINE_NAME, "README.md")   # what a build writes besides STATE_DIR
+OUTPUT_NAMES = ("data", LOCK_NAME, QUARANTINE_NAME, "README.md", LICENSE_NAME)   # what a build writes besides STATE_DIR
 
 log = logging.getLogger("ecgcorpus.build")
 
@@ -173,11 +174,20 @@ def finish_output(out_dir: str, plan: Plan, results: list[UnitResult], quarantin
     for path in glob.glob(os.path.join(out_dir, "data", "**", "*.parquet"), recursive=True):
         if path not in expected:  # a shard of an older layout of the same plan cannot exist; be safe
             os.remove(path)
+    roots = {spec.key: spec.root for spec in plan.manifest.sources}
+    quarantine = portable_quarantine(quarantine, roots)     # published: no local paths
     tmp = os.path.join(out_dir, QUARANTINE_NAME + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for entry in quarantine:
             f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
     os.replace(tmp, os.path.join(out_dir, QUARANTINE_NAME))
     write_json(os.path.join(out_dir, LOCK_NAME), lock_document(plan, results, quarantine))
-    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
-        f.write(render_card(plan, results, quarantine))
+    write_text(os.path.join(out_dir, LICENSE_NAME), render_license(plan))
+    write_text(os.path.join(out_dir, "README.md"), render_card(plan, results, quarantine, out_dir))
+
+
+def write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -8,9 +8,9 @@ from importlib import metadata
 
 from .. import __version__
 from .plan import Plan
+from .portable import portable
 from .shard import UnitResult
 
-LOCK_NAME = "build.lock.json"
 _PINNED = ("wfdb", "neurokit2", "numpy", "scipy", "pandas", "pyarrow", "datasets", "h5py", "openpyxl",
            "pydantic", "opencv-python-headless", "openai")
 
@@ -34,7 +34,7 @@ def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict])
         "ecgcorpus": __version__,
         "python": platform.python_version(),
         "dependencies": dependency_versions(),
-        "manifest": json.loads(plan.manifest.canonical_json()),
+        "manifest": portable(json.loads(plan.manifest.canonical_json())),
         "manifest_sha256": plan.manifest.digest(),
         "plan_sha256": plan.digest,
         "inputs": plan.inputs,

@@ -32,6 +32,10 @@ class BeatAnnotatedWfdb(Source):
     layout = "REC.hea, REC.dat and an annotation file REC.atr per record, side by side (any folder)"
     license = "ODC-By 1.0 (MIT-BIH Arrhythmia Database); per database otherwise"
     homepage = "https://physionet.org/content/mitdb/1.0.0/"
+    license_id = "odc-by"
+    citation = (
+        "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Engineering in Medicine and Biology 20(3), 45–50 (2001). doi:10.1109/51.932724"
+    )
 
     def __init__(self, root, annotator: str = "atr", on_error=None):
         super().__init__(root, on_error=on_error)

@@ -28,6 +28,9 @@ class Source:
     layout: ClassVar[str]          # the release layout expected under root (for `sources list`)
     license: ClassVar[str]
     homepage: ClassVar[str]
+    license_id: ClassVar[str] = "other"      # the Hub's licence id (cc-by-4.0, odbl …); "other" with ``license``
+    citation: ClassVar[str] = ""             # the reference the database's authors ask users to cite
+    report_languages: ClassVar[tuple[str, ...]] = ()   # languages of its written reports (ISO 639-1)
     # How the release stores samples, hence what a lossless copy needs: int16 ADC values with a
     # gain (WFDB, MAT v4), or floats in mV (HDF5, MAT structs, CSV).
     storage_dtype: ClassVar[str] = "int16"

@@ -32,6 +32,11 @@ class ChapmanWfdb(Source):
     )
     license = "CC BY 4.0"
     homepage = "https://physionet.org/content/ecg-arrhythmia/1.0.0/"
+    license_id = "cc-by-4.0"
+    citation = (
+        "Zheng J, Guo H, Chu H. A large scale 12-lead electrocardiogram database for arrhythmia study "
+        "(version 1.0.0). PhysioNet (2022). doi:10.13026/wgex-er52"
+    )
     _dx_vocabulary = "SNOMED CT id"  # what a #Dx item must be (named in the error)
 
     def header_paths(self) -> list[str]:
@@ -110,6 +115,12 @@ class CincCpsc2018(ChapmanWfdb):
     )
     license = "CC BY 4.0"
     homepage = "https://physionet.org/content/challenge-2021/"
+    citation = (
+        "Reyna MA, Sadr N, Perez Alday EA, Gu A, Shah AJ, Robichaux C, Rad AB, Elola A, Seyedi S, Ansari S, "
+        "Ghanbari H, Li Q, Sharma A, Clifford GD. Will two do? Varying dimensions in electrocardiography: the "
+        "PhysioNet/Computing in Cardiology Challenge 2021. Computing in Cardiology 48 (2021). "
+        "doi:10.23919/CinC53138.2021.9662687"
+    )
     _dx_vocabulary = "SNOMED CT id or CPSC2018 abbreviation"
 
     def header_paths(self) -> list[str]:

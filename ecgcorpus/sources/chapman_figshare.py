@@ -44,6 +44,10 @@ class ChapmanFigshare(Source):
     )
     license = "CC0 1.0"
     homepage = "https://doi.org/10.6084/m9.figshare.c.4560497"
+    license_id = "cc0-1.0"
+    citation = (
+        "Zheng J, Zhang J, Danioko S, Yao H, Guo H, Rakovski C. A 12-lead electrocardiogram database for arrhythmia research covering more than 10,000 patients. Scientific Data 7, 48 (2020). doi:10.1038/s41597-020-0386-x"
+    )
     storage_dtype = "float64"          # CSV microvolts, converted to mV
 
     def __init__(self, root, denoised: bool = False, on_error=None):

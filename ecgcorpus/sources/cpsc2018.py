@@ -51,6 +51,10 @@ class Cpsc2018(Source):
     )
     license = "free for research with citation (PhysioNet redistributes it under CC BY 4.0)"
     homepage = "http://2018.icbeb.org/Challenge.html"
+    license_id = "other"
+    citation = (
+        "Liu F, Liu C, Zhao L, Zhang X, Wu X, Xu X, Liu Y, Ma C, Wei S, He Z, Li J, Kwee ENY. An open access database for evaluating the algorithms of electrocardiogram rhythm and morphology abnormality detection. Journal of Medical Imaging and Health Informatics 8(7), 1368–1373 (2018). doi:10.1166/jmihi.2018.2442"
+    )
     storage_dtype = "float64"
 
     def official_split(self, ref: RecordRef) -> str | None:

@@ -26,6 +26,11 @@ class MimicIvEcg(Source):
     )
     license = "ODbL 1.0 (PhysioNet open access)"
     homepage = "https://physionet.org/content/mimic-iv-ecg/1.0/"
+    license_id = "odbl"
+    citation = (
+        "Gow B, Pollard T, Nathanson LA, Johnson A, Moody B, Fernandes C, Greenbaum N, Waks JW, Eslami P, Carbonati T, Chaudhari A, Herbst E, Moukheiber D, Berkowitz S, Mark R, Horng S. MIMIC-IV-ECG: Diagnostic Electrocardiogram Matched Subset (version 1.0). PhysioNet (2023). doi:10.13026/4nqg-sb35"
+    )
+    report_languages = ('en',)
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         measurements = self._read_measurements()

@@ -31,6 +31,11 @@ class PtbXl(Source):
     )
     license = "CC BY 4.0"
     homepage = "https://physionet.org/content/ptb-xl/1.0.3/"
+    license_id = "cc-by-4.0"
+    citation = (
+        "Wagner P, Strodthoff N, Bousseljot R-D, Kreiseler D, Lunze FI, Samek W, Schaeffter T. PTB-XL, a large publicly available electrocardiography dataset. Scientific Data 7, 154 (2020). doi:10.1038/s41597-020-0495-6"
+    )
+    report_languages = ('de', 'en', 'sv')
 
     def __init__(self, root, rate: int = 500, on_error=None):
         super().__init__(root, on_error=on_error)

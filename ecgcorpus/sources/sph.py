@@ -31,6 +31,10 @@ class Sph(Source):
     )
     license = "CC BY 4.0"
     homepage = "https://doi.org/10.6084/m9.figshare.c.5779802"
+    license_id = "cc-by-4.0"
+    citation = (
+        "Liu H, Chen D, Chen D, Zhang X, Li H, Bian L, Shu M, Wang Y. A large-scale multi-label 12-lead electrocardiogram database with standardized diagnostic statements. Scientific Data 9, 272 (2022). doi:10.1038/s41597-022-01403-5"
+    )
     storage_dtype = "float32"          # HDF5 float16 in mV: float32 holds every value exactly
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:

@@ -1,0 +1,106 @@
+"""The dataset card: a complete Hub header that huggingface_hub and datasets read offline, and
+published files that name no local path."""
+
+import json
+import re
+from pathlib import Path
+
+import datasets
+import pytest
+import yaml
+from huggingface_hub import DatasetCard
+
+from ecgcorpus.engine.build import build
+from ecgcorpus.engine.card_meta import corpus_license, languages, size_category, task_categories, yaml_features
+from ecgcorpus.engine.schema import SignalLayout, hf_features
+from ecgcorpus.export.push import upload_plan
+from ecgcorpus.manifest import load_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((REPO / "manifests").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("layout", [SignalLayout("int16", 12, 5000), SignalLayout("float32"), SignalLayout("float64", 1, 2500)])
+def test_yaml_features_are_what_datasets_writes(layout):
+    spec = hf_features(layout)
+    assert yaml_features(spec) == datasets.Features.from_dict(spec)._to_yaml_list()
+
+
+def test_the_card_validates_offline_and_matches_the_shards(corpus):
+    card = DatasetCard.load(corpus / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["license_name"] and data["license_link"] == "LICENSE.md"
+    assert (corpus / "LICENSE.md").exists()
+    assert data["language"] == ["de", "en", "sv"]           # PTB-XL reports, written as they are
+    assert data["task_categories"] == ["text-generation"] and data["size_categories"] == ["n<1K"]
+    (info,) = data["dataset_info"]
+    loaded = datasets.load_dataset(str(corpus), info["config_name"])
+    for split in info["splits"]:
+        assert loaded[split["name"]].num_rows == split["num_examples"] and split["num_bytes"] > 0
+    assert info["download_size"] == sum(p.stat().st_size for p in (corpus / "data").rglob("*.parquet"))
+    assert loaded["train"].features == datasets.Features._from_yaml_list(info["features"])
+    text = card.text
+    for section in ("## Loading", "## Sources, licences and citations", "## How it was built", "## Quarantine",
+                    "## Known limitations", "set_transform(to_mv)", "Cite: Wagner P"):
+        assert section in text
+
+
+@pytest.mark.parametrize("manifest", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_manifest_has_licence_ids_tasks_and_languages(manifest, fixture_tree, monkeypatch):
+    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
+    m = load_manifest(manifest)
+    lic = corpus_license(m)
+    allowed = {"cc-by-4.0", "odbl", "cc0-1.0", "odc-by", "other"}
+    assert lic["license"] in allowed and (lic["license"] != "other" or {"license_name", "license_link"} <= set(lic))
+    assert "en" in languages(m) and task_categories(m) and "text-generation" in task_categories(m)
+    if any(b.type == "image" for b in m.builders):
+        assert "image-text-to-text" in task_categories(m)
+
+
+def test_licences_map_per_source():
+    def manifest(*names):
+        return load_manifest_text({"name": "x", "sources": [{"name": n, "root": "/nonexistent"} for n in names],
+                                   "builders": [{"type": "report"}]})
+    assert corpus_license(manifest("mimic")) == {"license": "odbl"}
+    assert corpus_license(manifest("ptbxl", "sph", "chapman")) == {"license": "cc-by-4.0"}
+    assert corpus_license(manifest("ptbxl", "mimic"))["license"] == "other"
+    assert [size_category(n) for n in (10, 5_000, 800_035)] == ["n<1K", "1K<n<10K", "100K<n<1M"]
+
+
+def load_manifest_text(doc):
+    from ecgcorpus.manifest import Manifest
+
+    return Manifest.model_validate(doc)
+
+
+def test_published_files_name_no_local_path(fixture_tree, tmp_path):
+    """Absolute roots, a file-backed builder param and quarantined records: none of those paths in
+    what a push uploads (card, licence notes, lock, quarantine)."""
+    table = tmp_path / "tables" / "translation.csv"
+    table.parent.mkdir()
+    table.write_text("ecg_id,report_en\n1,sinus rhythm\n")
+    doc = {"name": "paths", "seed": 1,
+           "sources": [{"name": "ptbxl", "root": str(fixture_tree / "ptbxl")},
+                       {"name": "cpsc2018", "root": str(fixture_tree / "cpsc2018")}],
+           "profile": {"duration_s": 10},
+           "builders": [{"type": "report", "config": "report"},
+                        {"type": "report", "config": "translated", "sources": ["ptbxl"],
+                         "params": {"ptbxl_translation": str(table)}}],
+           "output": {"dir": str(tmp_path / "out"), "max_quarantine_rate": 1}}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(doc))
+    build(load_manifest(tmp_path / "m.yaml"), workers=1, progress=False)
+    out = tmp_path / "out"
+    entries = [json.loads(line) for line in (out / "quarantine.jsonl").read_text().splitlines()]
+    assert entries and all(not e["file"].startswith("/") for e in entries)
+    roots = {"ptbxl": fixture_tree / "ptbxl", "cpsc2018": fixture_tree / "cpsc2018"}
+    assert all(list((roots[e["source"]] / e["file"]).parent.glob(Path(e["file"]).name + "*")) for e in entries)
+    for upload in upload_plan(str(out)):
+        if upload.path.endswith(".parquet"):
+            continue
+        text = (out / upload.path).read_text()
+        for local in (str(tmp_path), str(fixture_tree), "/tmp/", "/root", "/home/"):
+            assert local not in text, f"{upload.path} holds {local}"
+    lock = json.loads((out / "build.lock.json").read_text())
+    assert "root" not in lock["manifest"]["sources"][0]
+    assert lock["manifest"]["builders"][1]["params"]["ptbxl_translation"] == "translation.csv"
+    assert not re.search(r'"/[a-z]', (out / "build.lock.json").read_text())
