@@ -8,14 +8,22 @@ import sys
 import click
 
 from . import __version__
-from .cli_common import UserError, user_errors
+from .cli_common import UserError, complete_sources, user_errors
 
 
 @click.group()
 @click.version_option(__version__, prog_name="ecgcorpus")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def main(debug: bool):
-    """Build instruction-tuning corpora for ECG language models from public ECG databases."""
+@click.option("--verbose", "-v", count=True, help="More log lines on stderr (-v: info, datatrove's too; -vv: debug).")
+@click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr: no status lines, no progress bars.")
+def main(debug: bool, verbose: int, quiet: bool):
+    """Build instruction-tuning corpora for ECG language models from public ECG databases.
+
+    Shell completion (commands, options, source names, config names):
+    eval "$(_ECGCORPUS_COMPLETE=bash_source ecgcorpus)" (zsh_source, fish_source for those shells)."""
+    from .console import QUIET, set_verbosity
+
+    set_verbosity(QUIET if quiet else verbose)
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -77,7 +85,7 @@ def sources_list():
 
 
 @sources.command("scan")
-@click.argument("source")
+@click.argument("source", shell_complete=complete_sources)
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.option("--limit", type=int, default=None, help="Stop after N records.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -113,7 +121,7 @@ def _ref_json(ref) -> dict:
 
 
 @sources.command("read")
-@click.argument("source")
+@click.argument("source", shell_complete=complete_sources)
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.argument("record_id")
 @click.option("--npy", type=click.Path(dir_okay=False), help="Write the signal (float32 mV, leads × samples) here.")
@@ -151,23 +159,32 @@ def sources_read(source: str, root: str, record_id: str, npy: str | None, option
 @click.option("--executor", type=click.Choice(["local", "datatrove"]), default="local", show_default=True)
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Reuse finished shards of the same manifest; --no-resume deletes the output and starts over.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document (also when it fails).")
 @user_errors
-def build(manifest: str, out_dir: str | None, workers: int | None, executor: str, resume: bool):
-    """Build the corpus MANIFEST describes (sharded Parquet, lock file, dataset card, quarantine)."""
+def build(manifest: str, out_dir: str | None, workers: int | None, executor: str, resume: bool, as_json: bool):
+    """Build the corpus MANIFEST describes (sharded Parquet, lock file, dataset card, quarantine).
+
+    Exit 1 when a config ends with no samples or quarantines more than output.max_quarantine_rate
+    of its work items (the output is written all the same), or when a unit fails on a bug."""
+    from .engine.build import BuildIncomplete
     from .engine.build import build as run_build
     from .manifest import load_manifest
 
     spec = load_manifest(manifest, out_dir=out_dir)
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
-    from .engine.build import BuildIncomplete
-
     try:
         summary = run_build(spec, workers=workers, resume=resume, executor=executor)
     except BuildIncomplete as exc:
-        for line in exc.summary.lines()[:-len(exc.summary.problems)]:
-            click.echo(line, err=True)
+        if as_json:
+            click.echo(json.dumps(exc.summary.to_dict()))
+        else:
+            for line in exc.summary.lines()[:-len(exc.summary.problems)]:
+                click.echo(line, err=True)
         raise UserError("build incomplete (output written, but): " + "; ".join(exc.summary.problems)) from None
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+        return
     lines = summary.lines()
     if sys.stdout.isatty():
         for line in lines:

@@ -26,3 +26,25 @@ def user_errors(fn):
             raise UserError(str(exc)) from None
 
     return wrapper
+
+
+def complete_sources(ctx, param, incomplete: str):
+    """Shell completion of source names (the registry, no import of any reader)."""
+    from .sources import SOURCES
+
+    return [name for name in SOURCES if name.startswith(incomplete)]
+
+
+def complete_configs(ctx, param, incomplete: str):
+    """Shell completion of the config names of the manifest given earlier on the line."""
+    # While an option awaits its value, click leaves the arguments before it unparsed in ctx.args.
+    path = ctx.params.get("manifest") or next((a for a in ctx.args if a.endswith((".yaml", ".yml"))), None)
+    if not path:
+        return []
+    try:
+        from .manifest import load_manifest
+
+        names = [spec.config_name for spec in load_manifest(path).builders]
+    except Exception:  # a half-typed or broken manifest: no suggestions, never a traceback in the shell
+        return []
+    return [name for name in names if name.startswith(incomplete)]

@@ -8,7 +8,7 @@ import os
 import click
 from pydantic import ValidationError
 
-from .cli_common import UserError, user_errors
+from .cli_common import UserError, complete_sources, user_errors
 
 _FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
 
@@ -19,7 +19,7 @@ def synth():
 
 
 @synth.command("image")
-@click.argument("source")
+@click.argument("source", shell_complete=complete_sources)
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.argument("record_id")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),

@@ -1,10 +1,50 @@
-"""Status lines for people: on stderr, so that stdout stays each command's own output."""
+"""Status lines and logging for people: on stderr, so that stdout stays each command's own output.
+
+One verbosity for the whole process, set by the command line's ``-q`` / ``-v``: quiet shows only
+errors, the default adds status lines and warnings, ``-v`` adds info logs (datatrove's included),
+``-vv`` debug logs. Progress bars show on a terminal unless quiet.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
+
+QUIET, NORMAL, VERBOSE, DEBUG = -1, 0, 1, 2
+_LEVELS = {QUIET: logging.ERROR, NORMAL: logging.WARNING, VERBOSE: logging.INFO, DEBUG: logging.DEBUG}
+_verbosity = NORMAL
+
+
+def set_verbosity(verbosity: int) -> None:
+    """Set the process's verbosity and route the ``ecgcorpus`` loggers to stderr at its level."""
+    global _verbosity
+    _verbosity = max(QUIET, min(DEBUG, verbosity))
+    logger = logging.getLogger("ecgcorpus")
+    if not any(getattr(h, "_ecgcorpus", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._ecgcorpus = True
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(log_level())
+
+
+def verbosity() -> int:
+    return _verbosity
+
+
+def log_level() -> int:
+    return _LEVELS[_verbosity]
+
+
+def progress_enabled(requested: bool | None = None) -> bool:
+    """A progress bar when asked, else on a terminal unless quiet."""
+    if requested is not None:
+        return requested
+    return _verbosity > QUIET and sys.stderr.isatty()
 
 
 def announce(line: str) -> None:
-    """One status line on stderr (stdout stays the command's own summary)."""
-    print(line, file=sys.stderr, flush=True)
+    """One status line on stderr (stdout stays the command's own summary); silent when quiet."""
+    if _verbosity > QUIET:
+        print(line, file=sys.stderr, flush=True)

@@ -47,6 +47,15 @@ class BuildSummary:
     def resumed(self) -> bool:
         return self.units_reused > 0
 
+    def to_dict(self) -> dict:
+        configs: dict[str, dict[str, int]] = {}
+        for (config, split), n in sorted(self.samples.items()):
+            configs.setdefault(config, {})[split] = n
+        return {"ok": not self.problems, "out_dir": self.out_dir, "samples": sum(self.samples.values()),
+                "configs": configs, "quarantined": self.quarantined, "resumed": self.resumed,
+                "units_built": self.units_run, "units_reused": self.units_reused, "skipped": self.skipped,
+                "problems": self.problems, "stats": self.stats}
+
     def lines(self) -> list[str]:
         out = [f"{config}/{split}: {n} samples" for (config, split), n in sorted(self.samples.items())]
         out += [f"{config}: skipped — {why}" for config, why in self.skipped.items()]

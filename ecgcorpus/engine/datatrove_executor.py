@@ -7,9 +7,14 @@ our marker (shard present, sha256 matching) does nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from ..console import log_level
 from ..errors import EcgCorpusError
 from ..manifest import ClusterSpec, Manifest
 from .plan import Unit
@@ -104,11 +109,49 @@ def make_executor(units: list[Unit], manifest: Manifest, out_dir: str, workers: 
                                mem_per_cpu_gb=spec.mem_per_cpu_gb, **common)
 
 
+_LOGURU_LEVEL = {logging.ERROR: "ERROR", logging.WARNING: "WARNING", logging.INFO: "INFO", logging.DEBUG: "DEBUG"}
+_TASK_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | <level>{level: <8}</level> | {name}:{function}:{line} - <level>{message}</level>"
+
+
+@contextmanager
+def datatrove_logging() -> Iterator[None]:
+    """datatrove logs through loguru: to stderr at INFO in every task, at DEBUG elsewhere. Route its
+    stderr through our verbosity (-q errors, default warnings, -v info, -vv debug); each task's full
+    log still goes to its file under .ecgcorpus/datatrove/logs/."""
+    import datatrove.executor.base as executor_base
+    import datatrove.utils.logging as dt_logging
+    from loguru import logger
+
+    level = _LOGURU_LEVEL[log_level()]
+
+    def stderr_only():
+        logger.remove()
+        logger.add(sys.stderr, level=level, colorize=dt_logging.DATATROVE_COLORIZE_LOGS)
+
+    def task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
+        logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+        logger.remove()
+        logger.add(sys.stderr, level=level if local_rank == 0 else "ERROR", format=_TASK_FORMAT,
+                   colorize=dt_logging.DATATROVE_COLORIZE_LOGS)
+        logger.add(logfile, level="DEBUG", format=_TASK_FORMAT, colorize=False)
+        logger.info(f"Launching pipeline for {rank=}")
+        return logfile
+
+    saved = executor_base.add_task_logger, dt_logging.setup_default_logger
+    executor_base.add_task_logger, dt_logging.setup_default_logger = task_logger, stderr_only
+    stderr_only()
+    try:
+        yield
+    finally:
+        executor_base.add_task_logger, dt_logging.setup_default_logger = saved
+        dt_logging.setup_default_logger()
+
+
 def run_datatrove(units: list[Unit], manifest: Manifest, out_dir: str, workers: int | None):
     """Run every unit through datatrove (completed ones are skipped), then yield the results in order."""
     if not units:
         return
-    with fork_safe_parent():
+    with fork_safe_parent(), datatrove_logging():
         make_executor(units, manifest, out_dir, workers).run()
     for unit in units:
         result = read_marker(out_dir, unit)

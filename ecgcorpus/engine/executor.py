@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+from ..console import progress_enabled
 from ..manifest import Manifest
 from .plan import Unit
 from .shard import UnitResult, run_unit
@@ -44,7 +44,7 @@ class Progress:
     """tqdm on a terminal (records, samples, quarantined, ETA); silent otherwise."""
 
     def __init__(self, total_records: int, desc: str, enabled: bool | None = None):
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = progress_enabled(enabled)
         self.samples = 0
         self.quarantined = 0
         self._bar = None

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 
 from .. import __version__
+from ..console import progress_enabled
 from ..corpus import CARD_NAME, LICENSE_NAME, LOCK_NAME, QUARANTINE_NAME, Corpus
 from ..errors import EcgCorpusError
 
@@ -95,7 +95,7 @@ def push(root: str, repo_id: str, private: bool | None = None, force: bool = Fal
     (new repos are public), True/False sets it, on an existing repo too."""
     check_repo_id(repo_id)
     plan = upload_plan(root)
-    progress = sys.stderr.isatty() if progress is None else progress
+    progress = progress_enabled(progress)
     token = resolve_token()
     from huggingface_hub import HfApi
     from huggingface_hub.utils import disable_progress_bars

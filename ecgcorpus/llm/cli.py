@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli_common import UserError, user_errors
+from ..cli_common import UserError, complete_configs, user_errors
 
 
 @click.group("llm")
@@ -33,7 +33,8 @@ def _builders(manifest_path: str, configs: tuple[str, ...]):
 @llm.command("requests")
 @click.argument("manifest", type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Batch API input JSONL to write.")
-@click.option("--config", "configs", multiple=True, help="Only this builder config (repeatable).")
+@click.option("--config", "configs", multiple=True, shell_complete=complete_configs,
+              help="Only this builder config (repeatable).")
 @user_errors
 def requests_cmd(manifest: str, out: str, configs: tuple[str, ...]):
     """Write the requests MANIFEST's LLM builders still need (cache misses) as Batch API JSONL."""

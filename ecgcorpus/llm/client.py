@@ -14,12 +14,12 @@ import email.utils
 import importlib
 import json
 import random
-import sys
 import time
 from typing import Any
 
 import openai
 
+from ..console import progress_enabled
 from .cache import ResponseCache, usage_of
 from .config import Endpoint
 from .errors import LlmError
@@ -34,7 +34,7 @@ class OnlineFetcher:
         self.endpoint = endpoint
         self.config = endpoint.config
         self.cache = cache
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.progress = progress_enabled(progress)
 
     def __call__(self, requests: list[Request]) -> FetchReport:
         if not requests:
