@@ -149,13 +149,26 @@ output: {{dir: "{out}", max_rows_per_shard: 16}}
 
 
 def spoil_lead(record: Path, lead: str, seed: int = 0) -> None:
-    """Overwrite one lead of a WFDB fmt-16 record with a flat line plus noise (header untouched)."""
+    """Overwrite one lead of a WFDB fmt-16 record with a flat line plus noise, as a recording with a
+    detached electrode would be (the header's checksum is rewritten to match: the file is intact)."""
     header = wfdb.rdheader(str(record))
     data = np.fromfile(f"{record}.dat", dtype="<i2").reshape(-1, header.n_sig)
     column = header.sig_name.index(lead)
     gain = header.adc_gain[column]
     data[:, column] = np.random.default_rng(seed).normal(0, 0.02 * gain, len(data)).astype("<i2")
     data.tofile(f"{record}.dat")
+    set_checksum(record, column, int(data[:, column].sum(dtype=np.int64)))
+
+
+def set_checksum(record: Path, column: int, total: int) -> None:
+    """Write ``total`` (mod 2^16, signed) as the checksum of signal line ``column`` of the header."""
+    path = Path(f"{record}.hea")
+    lines = path.read_text().splitlines()
+    signal_lines = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")][1:]
+    fields = lines[signal_lines[column]].split(" ")
+    fields[6] = str((total + 32768) % 65536 - 32768)
+    lines[signal_lines[column]] = " ".join(fields)
+    path.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="module")

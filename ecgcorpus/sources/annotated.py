@@ -49,6 +49,7 @@ class BeatAnnotatedWfdb(Source):
                 yield SourceError(hea, f"no .{self.annotator} annotation file beside the header", self.record_id(native_id))
                 continue
             try:
+                check_annotation_file(f"{record_path}.{self.annotator}")   # cheap: its size and last word
                 header = read_header(hea)
             except SourceError as exc:
                 exc.record_id = self.record_id(native_id)
@@ -79,21 +80,47 @@ class BeatAnnotatedWfdb(Source):
 
 
 def read_annotations(record_path: str, annotator: str = "atr") -> Annotations:
+    """The record's annotations, checked: a file that is empty, cut short (no end-of-file marker),
+    holds no annotation, or points past the signal's end is a SourceError, never an empty answer."""
     import wfdb
 
+    path = f"{record_path}.{annotator}"
+    check_annotation_file(path)
     try:
         ann = wfdb.rdann(record_path, annotator)
     except FileNotFoundError:
-        raise SourceError(f"{record_path}.{annotator}", "annotation file not found") from None
+        raise SourceError(path, "annotation file not found") from None
     except Exception as exc:  # wfdb raises assorted errors on damaged annotation files
-        raise SourceError(f"{record_path}.{annotator}", f"unreadable annotation file: {exc}") from None
-    header_fs = ann.fs if ann.fs else read_header(record_path + ".hea").fs
+        raise SourceError(path, f"unreadable annotation file: {exc}") from None
+    header = read_header(record_path + ".hea")
+    samples = np.asarray(ann.sample, dtype=np.int64)
+    if samples.size == 0:
+        raise SourceError(path, "annotation file holds no annotations")
+    if header.n_samples and samples.max() >= header.n_samples:
+        raise SourceError(path, f"annotation at sample {int(samples.max())} lies past the signal's end "
+                          f"({header.n_samples} samples)")
+    header_fs = ann.fs if ann.fs else header.fs
     return Annotations(
         sample=np.asarray(ann.sample, dtype=np.int64),
         symbol=tuple(ann.symbol),
         aux_note=tuple(a.rstrip("\x00") for a in ann.aux_note),
         fs=float(header_fs),
     )
+
+
+def check_annotation_file(path: str) -> None:
+    """MIT format: 16-bit little-endian words, ending with the end-of-file word 0x0000."""
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise SourceError(path, "annotation file not found") from None
+    if size == 0:
+        raise SourceError(path, "annotation file is empty")
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 2))
+        tail = f.read(2)
+    if size % 2 or tail != b"\x00\x00":
+        raise SourceError(path, f"annotation file truncated: {size} bytes, no end-of-file marker")
 
 
 def read_record_names(header) -> list[str]:

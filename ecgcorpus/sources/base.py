@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import SourceError
-from ..leads import canonical_order
+from ..leads import CANONICAL_LEADS, canonical_order
 from ..types import ECG, RecordRef
 from .wfdb_io import WFDB_INVALID_16, WfdbSignal, read_record
 
@@ -83,6 +83,9 @@ class Source:
         return f"{self.name}:{native_id}"
 
 
+KNOWN_LEADS = frozenset(CANONICAL_LEADS)
+
+
 @lru_cache(maxsize=256)
 def _lead_plan(names: tuple[str, ...]) -> tuple[tuple[str, ...], list[int] | None, list[int], list[int]]:
     """(canonical leads, full order or None if already canonical, columns that move, where they come from)."""
@@ -93,8 +96,23 @@ def _lead_plan(names: tuple[str, ...]) -> tuple[tuple[str, ...], list[int] | Non
     return tuple(names[i] for i in order), order, moved, [order[i] for i in moved]
 
 
+def check_lead_names(names, file: str, record_id: str | None) -> None:
+    """Leads are found by name, so a name must be known and appear once: a renamed lead (aVR
+    written as I) would otherwise shift every later lead of a fixed 12-lead config by one."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise SourceError(file, f"duplicate lead name {name} (leads: {' '.join(names)})", record_id)
+        seen.add(name)
+    unknown = [name for name in names if name not in KNOWN_LEADS]
+    if unknown:
+        raise SourceError(file, f"unknown lead name(s) {', '.join(map(repr, unknown))} (leads: {' '.join(names)})",
+                          record_id)
+
+
 def ecg_from_wfdb(ref: RecordRef, rec: WfdbSignal) -> ECG:
     """A WFDB read as an ECG in canonical lead order (leads located by name)."""
+    check_lead_names(rec.names, rec.header.path, ref.record_id)
     leads, order, moved, sources = _lead_plan(tuple(rec.names))
     if order is None:  # already canonical (PTB-XL, Chapman): the digital array is a view of the frames
         return ECG(record_id=ref.record_id, fs=rec.header.fs, leads=leads, physical=rec.physical,
@@ -120,6 +138,7 @@ def load_wfdb(ref: RecordRef, record_path: str) -> ECG:
 
 def ecg_from_float(ref: RecordRef, data: np.ndarray, leads: list[str], fs: float, native_dtype: str) -> ECG:
     """A float source (HDF5, MAT struct, CSV) as an ECG in canonical lead order."""
+    check_lead_names(leads, ref.path, ref.record_id)
     order = canonical_order(leads)
     return ECG(
         record_id=ref.record_id,

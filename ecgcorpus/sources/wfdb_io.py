@@ -247,8 +247,30 @@ def read_record(record_path: str | os.PathLike, header: WfdbHeader | None = None
     names = [canonical_lead(n) for n in header.lead_names]
     gain, baseline = header.layout.gains, header.layout.baselines
     if header.fast_path_ok:
-        return WfdbSignal(header, read_fmt16(header).T, gain, baseline, names)
-    return _read_with_wfdb(record_path, header, names, gain, baseline)
+        signal = WfdbSignal(header, read_fmt16(header).T, gain, baseline, names)
+    else:
+        signal = _read_with_wfdb(record_path, header, names, gain, baseline)
+    verify_checksums(signal, record_path)
+    return signal
+
+
+def verify_checksums(signal: WfdbSignal, record_path: str) -> None:
+    """Each signal line's 16-bit checksum (the sum of its samples, modulo 2^16; PTB-XL writes it
+    unsigned, most writers signed) against the samples read. A flipped bit in the data or a wrong
+    header is a SourceError naming the lead, what the header says and what the data give."""
+    specs = signal.header.signals
+    wanted = [(i, spec) for i, spec in enumerate(specs) if spec.checksum is not None]
+    if not wanted or not signal.header.n_samples:
+        return
+    sums = signal.digital.sum(axis=1, dtype=np.int64)
+    for i, spec in wanted:
+        data = int(sums[i]) & 0xFFFF
+        if (spec.checksum - data) % 65536:
+            signed = data - 65536 if data >= 32768 else data
+            shown = signed if spec.checksum <= 32767 else data     # in the header's own convention
+            raise SourceError(os.path.join(os.path.dirname(signal.header.path), spec.file),
+                              f"checksum mismatch on lead {signal.names[i]} (header says {spec.checksum}, data give "
+                              f"{shown})")
 
 
 def _read_with_wfdb(record_path, header, names, gain, baseline) -> WfdbSignal:
