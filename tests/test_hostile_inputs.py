@@ -97,3 +97,73 @@ def test_annotations_past_the_signal_end_are_rejected(data_dir, tmp_path):
     wfdb.wrann("100", "atr", samples, np.append(ann.symbol, "N"), write_dir=str(record.parent), fs=ann.fs)
     with pytest.raises(SourceError, match=r"annotation at sample 650010 lies past the signal's end \(650000 samples\)"):
         read_annotations(str(record))
+
+
+# --- encodings --------------------------------------------------------------------------------------------
+
+def ptbxl_latin1(data_dir, tmp_path) -> Path:
+    root = tmp_path / "ptbxl"
+    shutil.copytree(data_dir / "ptbxl", root)
+    table = root / "ptbxl_database.csv"
+    table.write_bytes(table.read_text(encoding="utf-8").encode("latin-1"))   # a spreadsheet round trip
+    return root
+
+
+def test_a_latin1_table_without_declared_encoding_quarantines_its_rows(data_dir, tmp_path):
+    root = ptbxl_latin1(data_dir, tmp_path)
+    src = open_source("ptbxl", root)
+    refs = list(src.scan())
+    bad = [e for e in src.errors if "undecodable row" in e.problem]
+    text = (root / "ptbxl_database.csv").read_bytes().splitlines()
+    expected = [i for i, line in enumerate(text, start=1) if any(b > 127 for b in line)]
+    assert [int(e.file.rsplit(":", 1)[1]) for e in bad] == expected and expected
+    assert len(refs) + len(expected) == len(text) - 1                       # every other row is read
+    assert "ptbxl:7" not in {r.record_id for r in refs} and src.table_encodings == {}
+
+
+def test_a_declared_fallback_reads_every_row_and_is_recorded(data_dir, tmp_path):
+    import yaml
+
+    from ecgcorpus.engine.plan import scan_sources
+    from ecgcorpus.manifest import load_manifest
+
+    root = ptbxl_latin1(data_dir, tmp_path)
+    src = open_source("ptbxl", root, encoding="cp1252")
+    refs = {r.record_id: r for r in src.scan()}
+    assert not [e for e in src.errors if "undecodable" in e.problem] and len(refs) == 500
+    assert "verlÄngerung" in refs["ptbxl:7"].report and src.table_encodings == {"ptbxl_database.csv": "cp1252"}
+    doc = {"name": "enc", "sources": [{"name": "ptbxl", "root": str(root), "options": {"encoding": "cp1252"}}],
+           "builders": [{"type": "report"}]}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(doc))
+    _, _, inputs = scan_sources(load_manifest(tmp_path / "m.yaml"))
+    assert inputs["ptbxl"]["table_encodings"] == {"ptbxl_database.csv": "cp1252"}
+
+
+def test_a_stray_byte_in_cpsc_and_sph_tables_is_one_quarantined_row(data_dir, tmp_path):
+    cpsc = tmp_path / "cpsc"
+    shutil.copytree(data_dir / "cpsc2018", cpsc)
+    reference = cpsc / "REFERENCE.csv"
+    lines = reference.read_bytes().split(b"\r\n")
+    row = next(i for i, line in enumerate(lines) if line.startswith(b"A1981,"))
+    lines[row] = lines[row].replace(b"A1981,", b"A1981\xff,")
+    reference.write_bytes(b"\r\n".join(lines))
+    src = open_source("cpsc2018", cpsc)
+    ids = {r.native_id for r in src.scan()}
+    (bad,) = [e for e in src.errors if "undecodable" in e.problem]
+    assert bad.file == f"{reference}:{row + 1}" and "A1981" not in ids and "A1980" in ids
+
+    sph = tmp_path / "sph"
+    shutil.copytree(data_dir / "sph", sph)
+    meta = sph / "metadata.csv"
+    meta.write_bytes(meta.read_bytes().replace(b"A00002,1,S00002", b"A00002,1,S\xe900002", 1))
+    src = open_source("sph", sph)
+    ids = {r.native_id for r in src.scan()}
+    assert [e.file.rsplit(":", 1)[1] for e in src.errors if "undecodable" in e.problem] == ["3"]
+    assert "A00002" not in ids and "A00001" in ids
+
+
+def test_sources_scan_on_a_latin1_table_prints_no_traceback(data_dir, tmp_path):
+    root = ptbxl_latin1(data_dir, tmp_path)
+    result = subprocess.run([sys.executable, "-m", "ecgcorpus.cli", "sources", "scan", "ptbxl", str(root), "--json"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0 and "Traceback" not in result.stderr and "undecodable row" in result.stderr

@@ -85,6 +85,8 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
         quarantine += [dict(e.to_dict(), stage="scan", source=spec.key) for e in src.errors]
         scanned[spec.key] = ScannedSource(spec.key, refs, src.storage_dtype)
         inputs[spec.key] = fingerprint_inputs(spec.root, refs)
+        if src.table_encodings:            # tables read with the declared fallback, not as UTF-8
+            inputs[spec.key]["table_encodings"] = dict(sorted(src.table_encodings.items()))
     return scanned, quarantine, inputs
 
 

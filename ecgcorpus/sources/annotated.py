@@ -37,8 +37,8 @@ class BeatAnnotatedWfdb(Source):
         "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Engineering in Medicine and Biology 20(3), 45–50 (2001). doi:10.1109/51.932724"
     )
 
-    def __init__(self, root, annotator: str = "atr", on_error=None):
-        super().__init__(root, on_error=on_error)
+    def __init__(self, root, annotator: str = "atr", on_error=None, encoding: str | None = None):
+        super().__init__(root, on_error=on_error, encoding=encoding)
         self.annotator = annotator
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from functools import lru_cache
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ import numpy as np
 from ..errors import SourceError
 from ..leads import CANONICAL_LEADS, canonical_order
 from ..types import ECG, RecordRef
+from .tables import TableText, read_table_text
 from .wfdb_io import WFDB_INVALID_16, WfdbSignal, read_record
 
 
@@ -35,10 +37,18 @@ class Source:
     # gain (WFDB, MAT v4), or floats in mV (HDF5, MAT structs, CSV).
     storage_dtype: ClassVar[str] = "int16"
 
-    def __init__(self, root: str | os.PathLike, on_error: Callable[[SourceError], None] | None = None):
+    def __init__(self, root: str | os.PathLike, on_error: Callable[[SourceError], None] | None = None,
+                 encoding: str | None = None):
         self.root = os.fspath(root)
         if not os.path.isdir(self.root):
             raise SourceError(self.root, f"{self.name} root is not a directory")
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise SourceError(self.root, f"unknown encoding {encoding!r} (e.g. cp1252, latin-1)") from None
+        self.encoding = encoding            # the declared fallback for metadata tables that are not UTF-8
+        self.table_encodings: dict[str, str] = {}   # table (relative to root) → encoding, where not UTF-8
         self.errors: list[SourceError] = []
         self._on_error = on_error
 
@@ -47,11 +57,15 @@ class Source:
         self.errors = []
         for item in self._scan():
             if isinstance(item, SourceError):
-                self.errors.append(item)
-                if self._on_error:
-                    self._on_error(item)
+                self.report(item)
             else:
                 yield item
+
+    def report(self, error: SourceError) -> None:
+        """A problem found while scanning that belongs to no record yielded (a side table's row)."""
+        self.errors.append(error)
+        if self._on_error:
+            self._on_error(error)
 
     def load(self, ref: RecordRef) -> ECG:
         raise NotImplementedError
@@ -63,6 +77,13 @@ class Source:
         """The split the database's authors recommend for ``ref`` (train / validation / test),
         None where they give none (the engine then splits by patient)."""
         return None
+
+    def table(self, path: str) -> TableText:
+        """A metadata table's text (UTF-8, else the declared fallback, recorded in ``table_encodings``)."""
+        text = read_table_text(path, self.encoding)
+        if text.encoding != "utf-8":
+            self.table_encodings[os.path.relpath(path, self.root)] = text.encoding
+        return text
 
     # -- conveniences ------------------------------------------------------------------------------
     def get(self, record_id: str) -> RecordRef:

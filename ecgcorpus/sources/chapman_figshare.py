@@ -50,8 +50,8 @@ class ChapmanFigshare(Source):
     )
     storage_dtype = "float64"          # CSV microvolts, converted to mV
 
-    def __init__(self, root, denoised: bool = False, on_error=None):
-        super().__init__(root, on_error=on_error)
+    def __init__(self, root, denoised: bool = False, on_error=None, encoding: str | None = None):
+        super().__init__(root, on_error=on_error, encoding=encoding)
         self.signal_dir = "ECGDataDenoised" if denoised else "ECGData"
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:

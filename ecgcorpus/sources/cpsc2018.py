@@ -95,12 +95,15 @@ class Cpsc2018(Source):
     def _reference_rows(self) -> Iterator[tuple[str, int, tuple[Label, ...]] | SourceError]:
         ref_path = self.path(_REFERENCE)
         try:
-            f = open(ref_path, newline="", encoding="utf-8-sig")
+            table = self.table(ref_path)
         except FileNotFoundError:
             raise SourceError(ref_path, "CPSC2018 label table not found (is ROOT the release folder?)") from None
+        yield from table.errors()
         seen: dict[str, int] = {}
-        with f:
-            for line, row in enumerate(csv.reader(f), start=1):
+        with table.stream as f:
+            reader = csv.reader(f)
+            for row in reader:
+                line = reader.line_num
                 if line == 1 and row and row[0].strip() == "Recording":
                     continue
                 if not any(cell.strip() for cell in row):

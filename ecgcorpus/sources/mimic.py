@@ -36,13 +36,15 @@ class MimicIvEcg(Source):
         measurements = self._read_measurements()
         list_path = self.path("record_list.csv")
         try:
-            f = open(list_path, newline="", encoding="utf-8")
+            table = self.table(list_path)
         except FileNotFoundError:
             raise SourceError(list_path, "MIMIC-IV-ECG record list not found (is ROOT the release folder?)") from None
-        with f:
+        yield from table.errors()
+        with table.stream as f:
             reader = csv.DictReader(f)
             _require(list_path, reader.fieldnames, ("subject_id", "study_id", "path"))
-            for line_no, row in enumerate(reader, start=2):
+            for row in reader:
+                line_no = reader.line_num
                 study_id = (row.get("study_id") or "").strip()
                 subject_id = (row.get("subject_id") or "").strip()
                 if not (study_id.isdigit() and subject_id.isdigit() and row.get("path")):
@@ -55,10 +57,12 @@ class MimicIvEcg(Source):
         """machine_measurements rows by study_id (joined by key: the two tables are not in the same order)."""
         path = self.path("machine_measurements.csv")
         try:
-            f = open(path, newline="", encoding="utf-8")
+            table = self.table(path)
         except FileNotFoundError:
             return {}  # the demo release ships record_list.csv only
-        with f:
+        for error in table.errors():            # their studies then have no report: quarantined by builders
+            self.report(error)
+        with table.stream as f:
             reader = csv.DictReader(f)
             _require(path, reader.fieldnames, ("study_id", "report_0"))
             return {row["study_id"].strip(): row for row in reader}

@@ -37,8 +37,8 @@ class PtbXl(Source):
     )
     report_languages = ('de', 'en', 'sv')
 
-    def __init__(self, root, rate: int = 500, on_error=None):
-        super().__init__(root, on_error=on_error)
+    def __init__(self, root, rate: int = 500, on_error=None, encoding: str | None = None):
+        super().__init__(root, on_error=on_error, encoding=encoding)
         if rate not in (100, 500):
             raise SourceError(self.root, f"PTB-XL rate must be 100 or 500, not {rate}")
         self.rate = rate
@@ -46,15 +46,17 @@ class PtbXl(Source):
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         db_path = self.path(_DB_CSV)
         try:
-            f = open(db_path, newline="", encoding="utf-8")
+            table = self.table(db_path)
         except FileNotFoundError:
             raise SourceError(db_path, "PTB-XL metadata table not found (is ROOT the release folder?)") from None
-        with f:
+        yield from table.errors()
+        with table.stream as f:
             reader = csv.DictReader(f)
             missing = {"ecg_id", "patient_id", "scp_codes", "filename_lr", "filename_hr"} - set(reader.fieldnames or [])
             if missing:
                 raise SourceError(db_path, f"missing column(s) {', '.join(sorted(missing))}")
-            for line_no, row in enumerate(reader, start=2):
+            for row in reader:
+                line_no = reader.line_num
                 try:
                     yield self._ref(row)
                 except SourceError as exc:

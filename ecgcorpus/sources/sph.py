@@ -40,16 +40,18 @@ class Sph(Source):
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         meta = self.path(_METADATA)
         try:
-            f = open(meta, newline="", encoding="utf-8-sig")
+            table = self.table(meta)
         except FileNotFoundError:
             raise SourceError(meta, "SPH metadata table not found (is ROOT the release folder?)") from None
+        yield from table.errors()
         descriptions = self._code_descriptions()
-        with f:
+        with table.stream as f:
             reader = csv.DictReader(f)
             missing = set(_COLUMNS) - set(reader.fieldnames or [])
             if missing:
                 raise SourceError(meta, f"missing column(s) {', '.join(sorted(missing))}")
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                line = reader.line_num
                 where = f"{meta}:{line}"
                 ecg_id = (row.get("ECG_ID") or "").strip()
                 try:
@@ -85,7 +87,10 @@ class Sph(Source):
         path = self.path("code.csv")
         if not os.path.exists(path):
             return {}
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        table = self.table(path)
+        for error in table.errors():           # a description table row: no record to quarantine, but said
+            self.report(error)
+        with table.stream as f:
             return {row["Code"].strip(): row["Description"].strip() for row in csv.DictReader(f) if row.get("Code")}
 
     def load(self, ref: RecordRef) -> ECG:

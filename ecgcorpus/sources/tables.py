@@ -1,0 +1,54 @@
+"""Metadata tables as text: UTF-8 (a BOM is dropped), with the source's declared fallback.
+
+Releases are UTF-8, but copies pass through spreadsheets and come back in latin-1 or cp1252. A
+table that is not UTF-8 is read with the fallback the manifest declares for the source
+(``options: {encoding: cp1252}``), and the source records that it did (the lock lists it). Without
+a declared fallback, each line that is not UTF-8 is left out of the table and reported by
+``file:line``, so that its record is quarantined, never guessed at, and the rest is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from dataclasses import dataclass, field
+
+from ..errors import SourceError
+
+
+@dataclass
+class TableText:
+    path: str
+    stream: io.StringIO
+    encoding: str
+    bad_lines: list[int] = field(default_factory=list)     # 1-based lines that are not UTF-8
+
+    def errors(self, record_id=None) -> list[SourceError]:
+        return [SourceError(f"{self.path}:{line}", "undecodable row: not UTF-8 (declare the table's encoding, "
+                            "e.g. options: {encoding: cp1252})", record_id) for line in self.bad_lines]
+
+
+def read_table_text(path: str, fallback: str | None = None) -> TableText:
+    """The table at ``path`` as a text stream for ``csv``; FileNotFoundError propagates."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return TableText(path, io.StringIO(raw.decode("utf-8"), newline=""), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    if fallback:
+        try:
+            return TableText(path, io.StringIO(raw.decode(fallback), newline=""), fallback)
+        except UnicodeDecodeError as exc:
+            raise SourceError(path, f"not readable as UTF-8 nor as the declared {fallback}: {exc.reason} "
+                              f"at byte {exc.start}") from None
+    lines, bad = [], []
+    for number, line in enumerate(raw.splitlines(keepends=True), start=1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad.append(number)
+            lines.append("\r\n" if line.endswith(b"\r\n") else "\n")   # keeps the line numbers of the rest
+    return TableText(path, io.StringIO("".join(lines), newline=""), "utf-8", bad)
