@@ -186,15 +186,13 @@ def load_manifest(path: str | os.PathLike, out_dir: str | None = None) -> Manife
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [p for p in err["loc"]]
-        line = _line_of(node, loc)
-        key = ".".join(str(p) for p in loc)
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(Manifest, loc[:-1])
-            msg = f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
-        raise ManifestError(f"{path}:{line}: {key}: {msg}") from None
+        raise _located(path, node, exc, Manifest, []) from None
+    for i, spec in enumerate(manifest.sources):
+        _check_source(path, node, i, spec)
+    for i, spec in enumerate(manifest.builders):
+        _check_builder(path, node, i, spec)
+    if manifest.llm is not None:
+        _check_llm(path, node, manifest.llm)
     base = path.parent
     for i, spec in enumerate(manifest.sources):
         root = expand_env(spec.root, f"{path}: sources.{i}.root")
@@ -205,6 +203,66 @@ def load_manifest(path: str | os.PathLike, out_dir: str | None = None) -> Manife
         out = expand_env(manifest.output.dir, f"{path}: output.dir")
         manifest.output.dir = os.path.normpath(base / out) if not os.path.isabs(out) else out
     return manifest
+
+
+def _located(path, node, exc: ValidationError, model: type[BaseModel], prefix: list) -> ManifestError:
+    """``file:line: key.path: problem`` for the first error, in our words, not pydantic's."""
+    err = exc.errors()[0]
+    inner = [p for p in err["loc"]]
+    loc = prefix + inner
+    line = _line_of(node, loc)
+    key = ".".join(str(p) for p in loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(model, inner[:-1])
+        msg = f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+    elif msg.startswith(("Value error, ", "Assertion failed, ")):
+        msg = msg.split(", ", 1)[1]
+    return ManifestError(f"{path}:{line}: {key}: {msg}")
+
+
+def _check_source(path, node, index: int, spec: SourceSpec) -> None:
+    """The source exists and its options are its reader's (names and types)."""
+    from .sources import SOURCES, options_model
+
+    where = ["sources", index]
+    if spec.name not in SOURCES:
+        raise ManifestError(f"{path}:{_line_of(node, where + ['name'])}: sources.{index}.name: unknown source "
+                            f"{spec.name!r} (available: {', '.join(SOURCES)})")
+    model = options_model(spec.name)
+    try:
+        model.model_validate(spec.options)
+    except ValidationError as exc:
+        raise _located(path, node, exc, model, where + ["options"]) from None
+
+
+def _check_builder(path, node, index: int, spec: "BuilderSpec") -> None:
+    """The builder type exists and its params validate, with the same messages as the top level."""
+    from .builders import BUILDERS, builder_class
+
+    where = ["builders", index]
+    if spec.type not in BUILDERS:
+        raise ManifestError(f"{path}:{_line_of(node, where + ['type'])}: builders.{index}.type: unknown builder "
+                            f"{spec.type!r} (available: {', '.join(BUILDERS)})")
+    cls = builder_class(spec.type)
+    try:
+        cls.validate_params(spec.params)
+    except ValidationError as exc:
+        raise _located(path, node, exc, cls.Params, where + ["params"]) from None
+    except (ValueError, EcgCorpusError) as exc:
+        line = _line_of(node, where + ["params"])
+        raise ManifestError(f"{path}:{line}: builders.{index}.params: {str(exc).splitlines()[0]}") from None
+
+
+def _check_llm(path, node, section) -> None:
+    from .llm.config import LlmConfig
+
+    try:
+        LlmConfig.model_validate(section)
+    except ValidationError as exc:
+        raise _located(path, node, exc, LlmConfig, ["llm"]) from None
+    except EcgCorpusError as exc:
+        raise ManifestError(f"{path}:{_line_of(node, ['llm'])}: {exc}") from None
 
 
 def _line_of(node, loc) -> int:

@@ -167,3 +167,89 @@ def test_sources_scan_on_a_latin1_table_prints_no_traceback(data_dir, tmp_path):
     result = subprocess.run([sys.executable, "-m", "ecgcorpus.cli", "sources", "scan", "ptbxl", str(root), "--json"],
                             capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0 and "Traceback" not in result.stderr and "undecodable row" in result.stderr
+
+
+# --- manifest and path errors ------------------------------------------------------------------------------
+
+INTERNALS = ("Traceback", "pydantic", "errors.pydantic.dev", "input_value", "input_type", "ValidationError",
+             "For further information")
+
+
+def key_paths(node, prefix=()):
+    """Every (path, value) of a YAML document's mappings and lists."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield prefix + (key,), value
+            yield from key_paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from key_paths(value, prefix + (i,))
+
+
+def edited(doc, path, fn):
+    import copy
+
+    doc = copy.deepcopy(doc)
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    fn(parent, path[-1])
+    return doc
+
+
+def wrong_type(value):
+    if isinstance(value, bool):
+        return "sometimes"
+    if isinstance(value, (int, float)):
+        return "not-a-number"
+    if isinstance(value, str):
+        return [1, 2]
+    if isinstance(value, list):
+        return {"a": 1}
+    return 7
+
+
+def rename(parent, key):
+    parent[f"{key}x"] = parent.pop(key)
+
+
+@pytest.mark.parametrize("manifest", sorted((REPO / "manifests").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_key_with_a_typo_or_a_wrong_type_gets_one_clean_line(manifest, tmp_path, monkeypatch):
+    """Walk every key of a shipped manifest (builder params included): a typo in its name, or a
+    value of the wrong type, is refused with `file:line: key: problem` (or, where the key is free-form,
+    accepted); never a traceback, never pydantic's internals."""
+    import yaml
+
+    from ecgcorpus.manifest import ManifestError, load_manifest
+
+    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(tmp_path))
+    doc = yaml.safe_load(manifest.read_text())
+    refused = tried = 0
+    for path, value in key_paths(doc):
+        if isinstance(path[-1], int):
+            continue
+        for label, fn in (("typo", rename), ("type", lambda parent, key: parent.__setitem__(key, wrong_type(value)))):
+            target = tmp_path / "m.yaml"
+            target.write_text(yaml.safe_dump(edited(doc, path, fn), sort_keys=False))
+            tried += 1
+            try:
+                load_manifest(target)
+            except ManifestError as exc:
+                refused += 1
+                message = str(exc)
+                assert "\n" not in message and re.match(rf"{re.escape(str(target))}:\d+: ", message), (label, path, message)
+                assert not any(word in message for word in INTERNALS), (label, path, message)
+            except Exception as exc:   # noqa: BLE001 - anything else is the defect this test looks for
+                pytest.fail(f"{label} at {'.'.join(map(str, path))}: {type(exc).__name__}: {exc}")
+    assert tried > 20 and refused / tried > 0.7, (refused, tried)
+
+
+def test_an_output_folder_under_a_file_is_one_line(fixture_tree, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    doc = f'name: x\nsources: [{{name: sph, root: "{fixture_tree}/sph"}}]\nbuilders: [{{type: report}}]\n'
+    (tmp_path / "m.yaml").write_text(doc)
+    result = subprocess.run([sys.executable, "-m", "ecgcorpus.cli", "build", str(tmp_path / "m.yaml"),
+                             "--out", str(tmp_path / "afile" / "out"), "-j", "1"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "lies under the file" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pydantic import BaseModel
+
 from ..errors import SourceError
 from ..manifest import BuilderSpec, Manifest
 from ..sample import Sample, Segment
@@ -75,8 +77,13 @@ class Builder:
         self.manifest = manifest
         self.params = self.validate_params(spec.params)
 
-    def validate_params(self, params: dict[str, Any]) -> Any:
-        return params
+    Params: ClassVar[type[BaseModel] | None] = None     # the params model (None: free-form dict)
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> Any:
+        """The builder's params, validated (a pydantic ValidationError or ValueError when wrong);
+        called at manifest load, so that a typo is reported with its file and line."""
+        return cls.Params.model_validate(params) if cls.Params is not None else params
 
     @property
     def config(self) -> str:

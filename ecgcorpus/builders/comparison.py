@@ -109,8 +109,7 @@ class ComparisonBuilder(Builder):
     task = "comparison"
     fixed_shape = True  # each attached ECG is profiled on its own: the profile's shape holds per segment
 
-    def validate_params(self, params):
-        return ComparisonParams.model_validate(params)
+    Params = ComparisonParams
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if not ref.patient_id:

@@ -72,8 +72,7 @@ class FeaturesBuilder(Builder):
     type = "features"
     task = "features"
 
-    def validate_params(self, params):
-        return FeaturesParams.model_validate(params)
+    Params = FeaturesParams
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if self.params.lead not in ref.leads:

@@ -76,9 +76,22 @@ class ImageBuilder(Builder):
     task = "image"
     fixed_shape = False   # image samples carry no signal
 
-    def validate_params(self, params):
+    Params = ImageParams
+
+    @classmethod
+    def validate_params(cls, params):
+        from pydantic import ValidationError
+
+        from . import builder_class
+
         p = ImageParams.model_validate(params)
         p.page()  # layout / speed / gain errors surface at manifest load, not per record
+        try:
+            builder_class(p.base).validate_params(p.base_params)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(part) for part in ("base_params", *err["loc"]))
+            raise ValueError(f"{where}: {err['msg']} (for the {p.base} builder)") from None
         return p
 
     def __init__(self, spec: BuilderSpec, manifest):

@@ -45,8 +45,7 @@ class LabelQABuilder(Builder):
     type = "label_qa"
     task = "label_qa"
 
-    def validate_params(self, params):
-        return LabelQAParams.model_validate(params)
+    Params = LabelQAParams
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if not record_entries(ref):

@@ -122,8 +122,7 @@ class LlmQaBuilder(Builder):
     type = "llm_qa"
     task = "llm_qa"
 
-    def validate_params(self, params):
-        return LlmQaParams.model_validate(params)
+    Params = LlmQaParams
 
     def __init__(self, spec, manifest):
         super().__init__(spec, manifest)

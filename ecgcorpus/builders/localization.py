@@ -176,8 +176,7 @@ class LocalizationBuilder(Builder):
     task = "location"
     fixed_shape = False        # windows of several lengths and lead sets
 
-    def validate_params(self, params):
-        return LocalizationParams.model_validate(params)
+    Params = LocalizationParams
 
     # -- which records -------------------------------------------------------------------------------
     def _lead_sets(self) -> list[list[str]] | None:

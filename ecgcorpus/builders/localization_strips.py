@@ -86,8 +86,7 @@ class RhythmStripBuilder(Builder):
     task = "location_strip"
     fixed_shape = False
 
-    def validate_params(self, params):
-        return RhythmStripParams.model_validate(params)
+    Params = RhythmStripParams
 
     def _rhythm(self, ref: RecordRef) -> tuple[str, str] | None:
         """("episode" | "background", the label code) — None when the record is neither or both."""

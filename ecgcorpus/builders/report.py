@@ -28,8 +28,7 @@ class ReportBuilder(Builder):
     type = "report"
     task = "report"
 
-    def validate_params(self, params):
-        return ReportParams.model_validate(params)
+    Params = ReportParams
 
     def __init__(self, spec, manifest):
         super().__init__(spec, manifest)

@@ -147,8 +147,7 @@ def prepare_output(out_dir: str, plan: Plan, resume: bool) -> None:
     """Refuse to mix shards of another plan; clear leftovers of interrupted writes. Deletes only in
     a folder that carries ecgcorpus's marker (.ecgcorpus/plan.json), and only what a build writes."""
     state = os.path.join(out_dir, STATE_DIR, PLAN_STATE)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise BuildError(f"{out_dir} is a file, not a folder: choose another --out")
+    check_output_path(out_dir)
     if os.path.exists(state):
         with open(state) as f:
             previous = json.load(f).get("plan_sha256")
@@ -166,6 +165,19 @@ def prepare_output(out_dir: str, plan: Plan, resume: bool) -> None:
     for tmp in glob.glob(os.path.join(out_dir, "data", "**", "*.tmp-*"), recursive=True):
         os.remove(tmp)
     write_json(state, {"plan_sha256": plan.digest, "manifest_sha256": plan.manifest.digest()})
+
+
+def check_output_path(out_dir: str) -> None:
+    """One line for an output folder that cannot be: it, or a folder above it, is a file."""
+    path = os.path.abspath(out_dir)
+    while True:
+        if os.path.exists(path) and not os.path.isdir(path):
+            what = "is a file" if path == os.path.abspath(out_dir) else f"lies under the file {path}"
+            raise BuildError(f"output folder {out_dir} {what}, not a folder: choose another --out")
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def clear_output(out_dir: str) -> None:
