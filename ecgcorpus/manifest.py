@@ -117,6 +117,9 @@ class Manifest(_Strict):
     builders: list[BuilderSpec]
     splits: SplitPolicy = Field(default_factory=SplitPolicy)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    dedupe: Literal["first", "error", "keep"] = Field(default="first", description=(
+        "the same ECG (same signal fingerprint) met twice, across sources, aliases or within one: keep the "
+        "first and quarantine the others (first), stop the build (error), or keep every copy (keep)"))
     llm: dict[str, Any] | None = None
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
 

@@ -114,6 +114,23 @@ def test_near_duplicate_across_splits_is_information(copy):
     assert "leakage_patient" not in found and "duplicate_across_splits" not in found
 
 
+@pytest.mark.parametrize("split, code", [("train", "signal_duplicate"), ("test", "signal_duplicate_across_splits")])
+def test_the_same_signal_under_another_record_id(copy, split, code):
+    """One ECG entering twice under two identities (a CinC copy, a second alias): an error, named."""
+    row = pq.read_table(first_train(copy)).slice(0, 1)
+    ecgs = row.column("ecgs").to_pylist()
+    original = ecgs[0][0]["record_id"]
+    ecgs[0][0].update(record_id="copy:1", patient_id="copy-patient")
+    planted = set_column(set_column(set_column(row, "ecgs", ecgs), "split", [split]), "id", ["planted"])
+    convs = planted.column("conversations").to_pylist()
+    convs[0][0]["value"] += " (again)"                     # not an exact conversation duplicate
+    planted = set_column(planted, "conversations", convs)
+    target = first_train(copy) if split == "train" else shards_of(copy, "test")[0]
+    rewrite(copy, target, lambda t: pa.concat_tables([t, planted]))
+    found = codes(audit_corpus(copy))
+    assert found[code].level == "error" and found[code].examples[0]["records"] == sorted(["copy:1", original])
+
+
 def test_audit_never_reads_signals_into_python(corpus, monkeypatch):
     """The audit's rows carry the number of lead rows, not the samples."""
     from ecgcorpus.audit import checks

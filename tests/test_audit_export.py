@@ -36,7 +36,7 @@ def test_planted_duplicate_within_split(copy):
     train = shards_of(copy, "train")[0]
     rewrite(copy, train, lambda t: pa.concat_tables([t, t.slice(0, 1)]))
     found = codes(audit_corpus(copy))
-    assert found["duplicate"].level == "warning" and found["duplicate"].count == 1
+    assert found["duplicate"].level == "error" and found["duplicate"].count == 1
     assert "leakage_patient" not in found
 
 

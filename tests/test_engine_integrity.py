@@ -52,6 +52,7 @@ def test_no_source_name_in_the_engine():
 
 OFFICIAL = """\
 name: official
+dedupe: keep          # the records are copies of one genuine file: the splits are what is tested
 sources:
   - {{name: cpsc2018, root: "{cpsc}"}}
   - {{name: cpsc2018-cinc, root: "{cinc}"}}

@@ -253,3 +253,102 @@ def test_an_output_folder_under_a_file_is_one_line(fixture_tree, tmp_path):
                             capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "lies under the file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --- the same ECG never twice ---------------------------------------------------------------------------------
+
+TWO_ALIASES = """\
+name: twice
+seed: 3
+{dedupe}
+sources:
+  - {{name: ptbxl, root: "{root}", alias: ptbxl_a, limit: 6}}
+  - {{name: ptbxl, root: "{root}", alias: ptbxl_b, limit: 6}}
+profile: {{duration_s: 10}}
+splits: {{ratios: {{train: 0.5, validation: 0.25, test: 0.25}}}}
+builders: [{{type: report}}]
+output: {{dir: "{out}", max_quarantine_rate: 1}}
+"""
+
+
+def existing_ptbxl(data_dir, tmp_path) -> Path:
+    """A PTB-XL tree whose table lists only the records present (the test copy ships 12 of 500)."""
+    import csv
+
+    root = tmp_path / "ptbxl"
+    shutil.copytree(data_dir / "ptbxl", root)
+    with open(root / "ptbxl_database.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    present = [r for r in rows if (root / f"{r['filename_hr']}.hea").exists()]
+    with open(root / "ptbxl_database.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(present)
+    return root
+
+
+def test_one_root_under_two_aliases_is_deduplicated_by_default(data_dir, tmp_path):
+    import json
+
+    from ecgcorpus.engine.build import build
+    from ecgcorpus.manifest import load_manifest
+
+    root = existing_ptbxl(data_dir, tmp_path)
+    (tmp_path / "m.yaml").write_text(TWO_ALIASES.format(dedupe="", root=root, out=tmp_path / "out"))
+    summary = build(load_manifest(tmp_path / "m.yaml"), workers=1, progress=False)
+    assert sum(summary.samples.values()) == 6
+    entries = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    copies = [e for e in entries if e["reason"].startswith("duplicate of ")]
+    assert len(copies) == 6 and all(e["source"] == "ptbxl_b" and e["stage"] == "scan" for e in copies)
+    assert all(e["reason"] == f"duplicate of {e['record_id']} in ptbxl_a (the same signal)" for e in copies)
+
+
+def test_kept_duplicates_fail_audit_strict_by_name_and_error_policy_stops(data_dir, tmp_path):
+    from ecgcorpus.engine.build import build
+    from ecgcorpus.engine.dedupe import DuplicateError
+    from ecgcorpus.manifest import load_manifest
+
+    root = existing_ptbxl(data_dir, tmp_path)
+    (tmp_path / "keep.yaml").write_text(TWO_ALIASES.format(dedupe="dedupe: keep", root=root, out=tmp_path / "out"))
+    build(load_manifest(tmp_path / "keep.yaml"), workers=1, progress=False)
+    audit = subprocess.run([sys.executable, "-m", "ecgcorpus.cli", "audit", str(tmp_path / "out"), "--strict", "--json"],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert audit.returncode == 1
+    import json
+
+    findings = {f["code"]: f for f in json.loads(audit.stdout)["findings"]}
+    dup = findings["duplicate"]           # the aliases give the same record ids: the same sample twice
+    assert dup["level"] == "error" and dup["count"] == 6 and dup["examples"][0]["records"][0].startswith("ptbxl:")
+
+    (tmp_path / "error.yaml").write_text(TWO_ALIASES.format(dedupe="dedupe: error", root=root, out=tmp_path / "o2"))
+    with pytest.raises(DuplicateError, match=r"the same ECG enters the corpus twice: ptbxl:\d+ = ptbxl:\d+"):
+        build(load_manifest(tmp_path / "error.yaml"), workers=1, progress=False)
+
+
+def test_cinc_copies_of_other_databases_are_not_cpsc_records(data_dir, tmp_path):
+    from test_sources_chapman import add_record
+
+    for name in ("A0001", "HR00003", "JS00001", "E00001", "Q0007"):
+        add_record(data_dir, tmp_path / "flat", name, dx="426783006")
+    src = open_source("cpsc2018-cinc", tmp_path / "flat")
+    assert [r.native_id for r in src.scan()] == ["A0001", "Q0007"]
+    reasons = {e.record_id: e.problem for e in src.errors}
+    assert set(reasons) == {"cpsc2018-cinc:HR00003", "cpsc2018-cinc:JS00001", "cpsc2018-cinc:E00001"}
+    assert "copy of PTB-XL" in reasons["cpsc2018-cinc:HR00003"] and "Georgia" in reasons["cpsc2018-cinc:E00001"]
+
+
+def test_a_same_size_edit_to_a_signal_file_changes_the_plan(data_dir, tmp_path):
+    from ecgcorpus.engine.plan import make_plan
+    from ecgcorpus.manifest import load_manifest
+
+    root = existing_ptbxl(data_dir, tmp_path)
+    doc = f'name: edit\nsources: [{{name: ptbxl, root: "{root}"}}]\nbuilders: [{{type: report}}]\n'
+    (tmp_path / "m.yaml").write_text(doc)
+    before = make_plan(load_manifest(tmp_path / "m.yaml")).digest
+    dat = next(root.rglob("*_hr.dat"))
+    header = Path(str(dat)[:-4] + ".hea")
+    data = bytearray(dat.read_bytes())
+    data[100], data[102] = data[102], data[100]           # two samples of lead I swapped: checksum unchanged
+    dat.write_bytes(bytes(data))
+    assert len(data) == dat.stat().st_size and header.exists()
+    assert make_plan(load_manifest(tmp_path / "m.yaml")).digest != before

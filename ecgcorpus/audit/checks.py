@@ -8,6 +8,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -86,6 +87,7 @@ class _Pass:
         self.split_of_record = defaultdict(set)
         self.exact: dict = {}
         self.near: dict = {}
+        self.signals: dict[bytes, dict[str, set]] = {}    # signal hash → record id → splits
 
     def row(self, shard, row: dict) -> None:
         found, sid = self.found, row["id"]
@@ -101,6 +103,7 @@ class _Pass:
         _check_placeholders(row, found)
         for ecg in row["ecgs"]:
             _check_bounds(sid, ecg, found)
+            self.signals.setdefault(ecg["signal_hash"], {}).setdefault(ecg["record_id"], set()).add(row["split"])
         # Image samples store no signal: the records they print are named in meta.ecgs, and they
         # leak a patient across splits just as much.
         spans = row["ecgs"] or (meta.get("ecgs", []) if row["images"] else [])
@@ -120,8 +123,20 @@ class _Pass:
         conv = json.dumps(row["conversations"], sort_keys=True)
         ecg_key = json.dumps([(e["record_id"], e["start"], e["stop"]) for e in spans])
         ecg_key += "".join(hashlib.blake2b(img["bytes"] or b"", digest_size=8).hexdigest() for img in row["images"])
-        _check_duplicate(self.exact, _digest(conv + ecg_key), row["split"], sid, found, "exact")
+        records = [e["record_id"] for e in spans]
+        _check_duplicate(self.exact, _digest(shard.config + conv + ecg_key), row["split"], sid, found, "exact",
+                         records)
         _check_duplicate(self.near, _digest(_norm(human + " || " + gpt)), row["split"], sid, found, "near")
+
+    def signal_duplicates(self) -> None:
+        """The same stored signal under two record ids: one ECG entering the corpus twice."""
+        for records in self.signals.values():
+            if len(records) > 1:
+                splits = sorted(set().union(*records.values()))
+                code = "signal_duplicate_across_splits" if len(splits) > 1 else "signal_duplicate"
+                self.found.add("error", code, "the same ECG signal under different record ids"
+                               + (" in different splits" if len(splits) > 1 else ""),
+                               {"records": sorted(records), "splits": splits})
 
     def leakage(self) -> None:
         for key, splits in self.split_of_patient.items():
@@ -161,6 +176,7 @@ def audit_corpus(root) -> AuditReport:
         except (OSError, pa.ArrowException) as exc:
             found.add("error", "shard_unreadable", "a shard cannot be read to the end", f"{shard.relpath}: {exc}")
     state.leakage()
+    state.signal_duplicates()
     stats = state.stats()
     stats["quarantined"] = _count_lines(corpus.root / "quarantine.jsonl")
     return AuditReport(str(corpus.root), found.sorted(), stats, {"question": state.q_len, "answer": state.a_len})
@@ -190,29 +206,48 @@ def _check_lock(corpus: Corpus, found: _Findings) -> None:
             found.add("error", "shard_unlisted", "a shard is not in the lock file", path)
 
 
-# What the checks read of each ECG: never the samples themselves, only how many lead rows they have
-# (and that only where the schema does not fix it).
+# What the checks read of each ECG: its ids, span, leads and gains; of its samples only how many lead
+# rows they have and a hash of their bytes, both computed from Arrow buffers (a signal never becomes
+# Python values).
 ECG_FIELDS = ("record_id", "source", "patient_id", "start", "stop", "record_samples", "leads", "gain")
 
 
 def audit_columns(layout: SignalLayout) -> list[str]:
-    ecg = [f"ecgs.list.element.{name}" for name in ECG_FIELDS + (() if layout.fixed else ("signal",))]
+    ecg = [f"ecgs.list.element.{name}" for name in ECG_FIELDS + ("signal",)]
     return ["id", "task", "split", "conversations", "images", "meta", *ecg]
 
 
 def _without_signals(batch: pa.RecordBatch, layout: SignalLayout) -> pa.RecordBatch:
-    """``ecgs`` with the signal replaced by its number of lead rows, computed in Arrow (a signal
-    never becomes Python lists)."""
+    """``ecgs`` with the signal replaced by its number of lead rows and a hash of its samples."""
     ecgs = batch.column("ecgs")
     values = ecgs.values
+    signal = values.field("signal")
     if layout.fixed:
         rows = pa.array([layout.n_leads] * len(values), pa.int32())
     else:
-        rows = pc.list_value_length(values.field("signal"))
-    fields = [values.field(name) for name in ECG_FIELDS] + [rows]
-    light = pa.StructArray.from_arrays(fields, names=[*ECG_FIELDS, "signal_rows"])
+        rows = pc.list_value_length(signal)
+    fields = [values.field(name) for name in ECG_FIELDS] + [rows, _signal_hashes(signal)]
+    light = pa.StructArray.from_arrays(fields, names=[*ECG_FIELDS, "signal_rows", "signal_hash"])
     column = pa.ListArray.from_arrays(ecgs.offsets, light)
     return batch.set_column(batch.schema.get_field_index("ecgs"), "ecgs", column)
+
+
+def _signal_hashes(signal: pa.Array) -> pa.Array:
+    """One 16-byte hash per ECG of its samples (leads × samples), from the list offsets and the
+    flat value buffer."""
+    leads = signal.flatten()
+    flat = leads.flatten().to_numpy(zero_copy_only=False)
+    if pa.types.is_fixed_size_list(signal.type):
+        per_ecg = signal.type.list_size * signal.type.value_type.list_size
+        bounds = np.arange(len(signal) + 1) * per_ecg
+    else:
+        lead_ends = np.concatenate([[0], np.cumsum(pc.list_value_length(leads).to_numpy(zero_copy_only=False))])
+        ecg_ends = np.concatenate([[0], np.cumsum(pc.list_value_length(signal).to_numpy(zero_copy_only=False))])
+        bounds = lead_ends[ecg_ends]
+    view = flat.view(np.uint8).reshape(-1, flat.itemsize) if flat.size else flat
+    data = np.ascontiguousarray(view)
+    return pa.array([hashlib.blake2b(data[a:b].tobytes(), digest_size=16).digest()
+                     for a, b in zip(bounds[:-1], bounds[1:])], pa.binary(16))
 
 
 def _check_schema(shard, found: _Findings) -> SignalLayout | None:
@@ -267,18 +302,20 @@ def _check_asserts(sid: str, meta: dict, found: _Findings) -> None:
         found.add("error", "answer_contradicts_labels", "an answer contradicts the record's labels", {"id": sid, "codes": wrong})
 
 
-def _check_duplicate(seen: dict, key: bytes, split: str, sid: str, found: _Findings, kind: str) -> None:
+def _check_duplicate(seen: dict, key: bytes, split: str, sid: str, found: _Findings, kind: str,
+                     records: list[str] | None = None) -> None:
     first = seen.get(key)
     if first is None:
         seen[key] = (split, sid)
         return
     other_split, other_id = first
-    pair = {"ids": [other_id, sid], "splits": [other_split, split]}
+    pair = {"ids": [other_id, sid], "splits": [other_split, split]} | ({"records": records} if records else {})
     if kind == "exact":
         if other_split != split:
             found.add("error", "duplicate_across_splits", "the same conversation on the same ECG span in two splits", pair)
         else:
-            found.add("warning", "duplicate", "the same conversation on the same ECG span twice", pair)
+            found.add("error", "duplicate", "the same sample twice in a config (same conversation on the same "
+                      "ECG span): one ECG entered twice, or a builder repeated itself", pair)
     elif other_split != split:
         # Templated tasks repeat answers by design: worth knowing, not an error.
         found.add("info", "near_duplicate_across_splits", "near-identical conversations (numbers masked) in two splits", pair)

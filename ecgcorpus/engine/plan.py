@@ -13,6 +13,7 @@ from ..errors import EcgCorpusError, SourceError
 from ..manifest import Manifest
 from ..sources import open_source
 from ..types import RecordRef
+from .dedupe import Fingerprints, fingerprint_refs, raise_on_duplicates
 from .schema import SignalLayout
 from .splits import assign_split
 
@@ -74,6 +75,7 @@ class ScannedSource:
 def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dict], dict[str, dict]]:
     """Every source's records, each given its manifest key and its split, once."""
     scanned, quarantine, inputs = {}, [], {}
+    seen = Fingerprints()
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
         refs = []
@@ -82,11 +84,18 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
             refs.append(replace(ref, source_key=spec.key, split=split))
             if spec.limit and len(refs) >= spec.limit:
                 break
-        quarantine += [dict(e.to_dict(), stage="scan", source=spec.key) for e in src.errors]
+        quarantine += [dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors]
+        signals = None
+        if manifest.dedupe != "keep":
+            refs, signals = fingerprint_refs(src, spec.key, refs, seen, quarantine, manifest.dedupe)
         scanned[spec.key] = ScannedSource(spec.key, refs, src.storage_dtype)
         inputs[spec.key] = fingerprint_inputs(spec.root, refs)
+        if signals is not None:            # content, not sizes: a same-size edit changes the plan
+            inputs[spec.key]["signals_sha256"] = signals
         if src.table_encodings:            # tables read with the declared fallback, not as UTF-8
             inputs[spec.key]["table_encodings"] = dict(sorted(src.table_encodings.items()))
+    if manifest.dedupe == "error":
+        raise_on_duplicates(seen)
     return scanned, quarantine, inputs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 from functools import lru_cache
 from collections.abc import Callable, Iterator
@@ -72,6 +73,20 @@ class Source:
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         raise NotImplementedError
+
+    def fingerprint(self, ref: RecordRef) -> str:
+        """A hash of the record's signal as read: rate, lead names, gains and baselines, and the
+        int16 ADC values (or the float samples of a float source). Two records with the same
+        fingerprint are the same ECG, whatever their ids, files or formats. SourceError if unreadable."""
+        ecg = self.load(ref)
+        h = hashlib.sha256(repr((float(ecg.fs), tuple(ecg.leads), ecg.n_samples)).encode())
+        if ecg.digital is not None:
+            h.update(np.ascontiguousarray(ecg.gain, dtype="<f8").tobytes())
+            h.update(np.ascontiguousarray(ecg.baseline, dtype="<i8").tobytes())
+            h.update(np.ascontiguousarray(ecg.digital, dtype="<i2").tobytes())
+        else:
+            h.update(np.ascontiguousarray(ecg.signal, dtype="<f8").tobytes())
+        return h.hexdigest()
 
     def official_split(self, ref: RecordRef) -> str | None:
         """The split the database's authors recommend for ``ref`` (train / validation / test),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterator
 
 from ..errors import SourceError
@@ -128,6 +129,20 @@ class CincCpsc2018(ChapmanWfdb):
         top = next((p for p in (self.path("training", "cpsc_2018"), self.path("cpsc_2018")) if os.path.isdir(p)), self.root)
         return sorted(glob.glob(os.path.join(top, "**", "*.hea"), recursive=True))
 
+    def _scan(self) -> Iterator[RecordRef | SourceError]:
+        """Only CPSC2018's own records (A0001… the training set, Q0001… the hidden set): a CinC folder
+        also holds the challenge's copies of PTB-XL (HR…), Chapman (JS…), Georgia (E…) and others,
+        which must enter a corpus once, through their own sources and licences."""
+        for item in super()._scan():
+            native_id = item.native_id if isinstance(item, RecordRef) else (item.record_id or ":").split(":", 1)[1]
+            if native_id and not _CPSC_ID.fullmatch(native_id):
+                file = item.path + ".hea" if isinstance(item, RecordRef) else item.file
+                origin = _CINC_ORIGINS.get(native_id.rstrip("0123456789"), "another database")
+                yield SourceError(file, f"not a CPSC2018 record: the challenge's copy of {origin}; read the "
+                                  "original with its own source", self.record_id(native_id))
+            else:
+                yield item
+
     def _dx_label(self, item: str) -> Label | None:
         return snomed_label(item) if item.isdigit() else cpsc_abbreviation_label(item)
 
@@ -137,6 +152,12 @@ class CincCpsc2018(ChapmanWfdb):
     def _extra(self, native_id: str, extra: dict) -> dict:
         split = official_split(native_id)
         return {**extra, "official_split": split} if split else extra
+
+
+_CPSC_ID = re.compile(r"[AQ]\d{4}")
+# CinC 2020/2021 record prefixes → the database each copy comes from.
+_CINC_ORIGINS = {"HR": "PTB-XL", "S": "PTB (PhysioNet PTB Diagnostic ECG)", "I": "the St Petersburg INCART 12-lead",
+                 "E": "the Georgia 12-lead ECG challenge database", "JS": "Chapman-Shaoxing / Ningbo"}
 
 
 def _known(value: str | None) -> bool:

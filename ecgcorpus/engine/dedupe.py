@@ -1,0 +1,72 @@
+"""The same ECG never twice: every scanned record's signal is fingerprinted (``Source.fingerprint``)
+and later copies of a signal already met, in another source, under another alias or within one
+source, are handled by the manifest's ``dedupe`` policy. The fingerprints also make the plan's
+input digest content-based: a same-size edit to a signal file changes it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from ..console import progress_enabled
+from ..errors import EcgCorpusError, SourceError
+from ..sources import Source
+from ..types import RecordRef
+
+
+class DuplicateError(EcgCorpusError):
+    pass
+
+
+@dataclass
+class Fingerprints:
+    first: dict[str, tuple[str, str]] = field(default_factory=dict)   # fingerprint → (source key, record id) met first
+    duplicates: list[tuple[RecordRef, str, str]] = field(default_factory=list)   # (copy, its source key, first id)
+
+
+def fingerprint_refs(src: Source, key: str, refs: list[RecordRef], seen: Fingerprints,
+                     quarantine: list[dict], policy: str) -> tuple[list[RecordRef], str]:
+    """The refs kept, and a digest of their fingerprints. Unreadable records are quarantined here,
+    at scan (a missing or damaged file is found before any unit runs)."""
+    kept, digest = [], hashlib.sha256()
+    bar = _bar(len(refs), f"fingerprinting {key}")
+    for ref in refs:
+        try:
+            fp = src.fingerprint(ref)
+        except SourceError as exc:
+            quarantine.append({"record_id": ref.record_id, "file": exc.file, "reason": exc.problem,
+                               "stage": "scan", "source": key, "config": None})
+            continue
+        finally:
+            if bar is not None:
+                bar.update()
+        digest.update(f"{ref.record_id}:{fp}\n".encode())
+        first_key, first = seen.first.setdefault(fp, (key, ref.record_id))
+        if (first_key, first) != (key, ref.record_id) and policy != "keep":
+            where = "" if first_key == key else f" in {first_key}"
+            seen.duplicates.append((ref, key, f"{first}{where}"))
+            if policy == "first":
+                quarantine.append({"record_id": ref.record_id, "file": ref.path, "stage": "scan", "source": key,
+                                   "config": None, "reason": f"duplicate of {first}{where} (the same signal)"})
+                continue
+        kept.append(ref)
+    if bar is not None:
+        bar.close()
+    return kept, digest.hexdigest()
+
+
+def raise_on_duplicates(seen: Fingerprints) -> None:
+    """``dedupe: error``: one line naming the first copies found."""
+    if seen.duplicates:
+        shown = "; ".join(f"{ref.record_id} = {first}" for ref, _, first in seen.duplicates[:5])
+        more = f" and {len(seen.duplicates) - 5} more" if len(seen.duplicates) > 5 else ""
+        raise DuplicateError(f"the same ECG enters the corpus twice: {shown}{more} (dedupe: error; use "
+                             "dedupe: first to keep the first of each)")
+
+
+def _bar(total: int, desc: str):
+    if not progress_enabled() or total < 1000:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", dynamic_ncols=True)
