@@ -120,6 +120,29 @@ def _ref_json(ref) -> dict:
     return d
 
 
+@sources.command("verify")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--max-lines", default=50, show_default=True, help="Problems printed (all are counted).")
+@user_errors
+def sources_verify(root: str, as_json: bool, max_lines: int):
+    """Check a release tree against its own SHA256SUMS.txt and RECORDS (exit 1 on any problem)."""
+    from .sources.verify import verify_release
+
+    report = verify_release(root)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        for file, problem in report.problems[:max_lines]:
+            click.echo(f"{file}: {problem}")
+        more = len(report.problems) - max_lines
+        click.echo((f"… and {more} more\n" if more > 0 else "") +
+                   f"{root}: {report.files_checked} files checked against SHA256SUMS.txt, {report.records_checked} "
+                   f"records against RECORDS: {len(report.problems)} problem(s)")
+    if not report.ok:
+        sys.exit(1)
+
+
 @sources.command("read")
 @click.argument("source", shell_complete=complete_sources)
 @click.argument("root", type=click.Path(exists=True, file_okay=False))

@@ -352,3 +352,60 @@ def test_a_same_size_edit_to_a_signal_file_changes_the_plan(data_dir, tmp_path):
     dat.write_bytes(bytes(data))
     assert len(data) == dat.stat().st_size and header.exists()
     assert make_plan(load_manifest(tmp_path / "m.yaml")).digest != before
+
+
+# --- sources verify --------------------------------------------------------------------------------------------
+
+def test_sources_verify_checks_the_release_lists(data_dir, tmp_path):
+    import json
+
+    root = tmp_path / "ptbxl"
+    shutil.copytree(data_dir / "ptbxl", root)
+    dat = root / "records100/00000/00003_lr.dat"
+    data = bytearray(dat.read_bytes())
+    data[500] ^= 0x01
+    dat.write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "ecgcorpus.cli", "sources", "verify", str(root), "--json"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    problems = {Path(p["file"]).relative_to(root).as_posix(): p["problem"] for p in report["problems"]}
+    mismatched = sorted(f for f, p in problems.items() if p.startswith("checksum mismatch"))
+    # the flipped file, and the table (the test copy is a 500-row prefix of the listed one); every
+    # genuine waveform present matches its release line
+    assert mismatched == ["ptbxl_database.csv", "records100/00000/00003_lr.dat"]
+    assert re.fullmatch(r"checksum mismatch \(SHA256SUMS.txt says [0-9a-f]{16}…, data give [0-9a-f]{16}…\)",
+                        problems["records100/00000/00003_lr.dat"])
+    assert problems["records100/00000/00011_lr.dat"] == "missing (listed in SHA256SUMS.txt)"
+    # RECORDS' glued line is two records: the first is missing here, the second is present
+    assert "records100/21000/21837_lr.hea" in problems and "records500/00000/00001_hr.hea" not in problems
+    assert report["files_checked"] == 403
+
+
+def test_a_mimic_row_without_its_file_names_the_missing_file(fixture_tree, tmp_path):
+    from ecgcorpus.engine.plan import scan_sources
+    from ecgcorpus.manifest import load_manifest
+
+    root = tmp_path / "mimic"
+    shutil.copytree(fixture_tree / "mimic-iv-ecg", root)
+    ref = next(iter(open_source("mimic", root).scan()))
+    Path(f"{ref.path}.hea").unlink()
+    (tmp_path / "m.yaml").write_text(f'name: m\nsources: [{{name: mimic, root: "{root}"}}]\nbuilders: [{{type: report}}]\n')
+    _, quarantine, _ = scan_sources(load_manifest(tmp_path / "m.yaml"))
+    (entry,) = [q for q in quarantine if q["record_id"] == ref.record_id]
+    assert entry["reason"] == "header file not found" and entry["file"].endswith(".hea")
+    assert entry["stage"] == "scan" and "config" in entry and entry["config"] is None
+
+
+def test_a_same_size_label_edit_in_a_header_changes_the_plan(data_dir, tmp_path):
+    from ecgcorpus.engine.plan import make_plan
+    from ecgcorpus.manifest import load_manifest
+    from test_sources_chapman import add_record
+
+    add_record(data_dir, tmp_path / "cinc", "A0001", dx="426783006")
+    (tmp_path / "m.yaml").write_text(f'name: h\nsources: [{{name: cpsc2018-cinc, root: "{tmp_path / "cinc"}"}}]\n'
+                                     'builders: [{type: report}]\n')
+    before = make_plan(load_manifest(tmp_path / "m.yaml")).digest
+    header = tmp_path / "cinc" / "A0001.hea"
+    header.write_text(header.read_text().replace("426783006", "426783007"))
+    assert make_plan(load_manifest(tmp_path / "m.yaml")).digest != before

@@ -99,8 +99,13 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
     return scanned, quarantine, inputs
 
 
+SMALL_FILE = 1 << 20    # record files up to this size (headers, annotations) enter the digest by content
+
+
 def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
-    """sha256 of the metadata files at the root, and a digest of every record file's name and size."""
+    """sha256 of the metadata files at the root, and a digest of every record file: its content
+    when small (headers, annotations: a same-size label edit shows), its size otherwise (signal
+    files' content is in ``signals_sha256``, from the fingerprints)."""
     metadata = {}
     for name in sorted(os.listdir(root)):
         path = os.path.join(root, name)
@@ -114,9 +119,14 @@ def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
         files = listing.sizes(folder)
         for ext in RECORD_FILE_SUFFIXES:
             size = files.get(stem + ext)
-            if size is not None:
-                sizes.update(f"{listing.relative(folder, stem + ext)}:{size}\n".encode())
-    return {"records": len(refs), "metadata_sha256": metadata, "record_files_sizes_sha256": sizes.hexdigest()}
+            if size is None:
+                continue
+            name = listing.relative(folder, stem + ext)
+            if size <= SMALL_FILE:
+                with open(os.path.join(folder, stem + ext), "rb") as f:
+                    size = hashlib.sha256(f.read()).hexdigest()
+            sizes.update(f"{name}:{size}\n".encode())
+    return {"records": len(refs), "metadata_sha256": metadata, "record_files_sha256": sizes.hexdigest()}
 
 
 RECORD_FILE_SUFFIXES = ("", ".hea", ".dat", ".mat", ".h5", ".csv", ".atr")
