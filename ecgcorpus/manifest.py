@@ -224,14 +224,19 @@ def _located(path, node, exc: ValidationError, model: type[BaseModel], prefix: l
     return ManifestError(f"{path}:{line}: {key}: {msg}")
 
 
+def _require_registered(path, node, loc: list, name: str, registry: dict, kind: str) -> None:
+    if name not in registry:
+        key = ".".join(map(str, loc))
+        raise ManifestError(f"{path}:{_line_of(node, loc)}: {key}: unknown {kind} {name!r} "
+                            f"(available: {', '.join(registry)})")
+
+
 def _check_source(path, node, index: int, spec: SourceSpec) -> None:
     """The source exists and its options are its reader's (names and types)."""
     from .sources import SOURCES, options_model
 
     where = ["sources", index]
-    if spec.name not in SOURCES:
-        raise ManifestError(f"{path}:{_line_of(node, where + ['name'])}: sources.{index}.name: unknown source "
-                            f"{spec.name!r} (available: {', '.join(SOURCES)})")
+    _require_registered(path, node, where + ["name"], spec.name, SOURCES, "source")
     model = options_model(spec.name)
     try:
         model.model_validate(spec.options)
@@ -244,9 +249,7 @@ def _check_builder(path, node, index: int, spec: "BuilderSpec") -> None:
     from .builders import BUILDERS, builder_class
 
     where = ["builders", index]
-    if spec.type not in BUILDERS:
-        raise ManifestError(f"{path}:{_line_of(node, where + ['type'])}: builders.{index}.type: unknown builder "
-                            f"{spec.type!r} (available: {', '.join(BUILDERS)})")
+    _require_registered(path, node, where + ["type"], spec.type, BUILDERS, "builder")
     cls = builder_class(spec.type)
     try:
         cls.validate_params(spec.params)

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecgcorpus.engine.build import build
-from ecgcorpus.engine.shard import file_sha256
+from ecgcorpus.files import file_sha256
 from ecgcorpus.manifest import load_manifest
 
 MANIFEST = """\

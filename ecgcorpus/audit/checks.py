@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from ..corpus import Corpus
 from ..engine.schema import SIGNAL_DTYPES, SignalLayout, sample_schema
-from ..engine.shard import file_sha256
+from ..files import file_sha256
 from ..sample import ECG_TOKEN, IMAGE_TOKEN
 from .phi import phi_hits
 

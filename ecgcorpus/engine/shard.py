@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import traceback
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 
 from ..builders import BuildContext, builder_class
 from ..errors import EcgCorpusError, SourceError
+from ..files import file_sha256
 from ..manifest import Manifest
 from .plan import Unit
 from .schema import samples_to_table
@@ -152,14 +152,6 @@ def write_parquet_atomic(table, path: str, manifest: Manifest, signal_dtype: str
     sha = file_sha256(tmp)
     os.replace(tmp, path)
     return sha
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def marker_path(out_dir: str, unit_id: str) -> str:

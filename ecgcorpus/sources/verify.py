@@ -7,13 +7,13 @@ header. Nothing is repaired; each problem is one line naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 
 from ..console import progress_enabled
 from ..errors import EcgCorpusError
+from ..files import file_sha256
 
 SUMS = "SHA256SUMS.txt"
 RECORDS = "RECORDS"
@@ -94,14 +94,6 @@ def _unglued(name: str, prefixes: set[str], root: str) -> list[str]:
         if cut > 0:
             return [name[:cut], *_unglued(name[cut:], prefixes, root)]
     return [name]
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _bar(total: int, desc: str):
