@@ -142,3 +142,32 @@ def chapman_acronym_label(acronym: str) -> Label | None:
         return None
     snomed, full_name = hit
     return Label(code=acronym, snomed=snomed, name=snomed_names().get(snomed, full_name))
+
+
+# --- what a source's labels cover exhaustively ----------------------------------------------------------
+# A label's key is its SNOMED CT id, else its source code (as label QA keys it).
+
+def _key(label: Label | None) -> str | None:
+    return None if label is None else (label.snomed or label.code)
+
+
+@lru_cache(maxsize=None)
+def scp_coverage() -> tuple[frozenset[str], frozenset[str]]:
+    """PTB-XL: (the keys of its diagnostic and form statements, the keys of its rhythm statements)."""
+    other, rhythm = set(), set()
+    for code, row in scp_statements().items():
+        (rhythm if row.get("rhythm") else other).add(_key(scp_label(code, None)))
+    return frozenset(other - {None}), frozenset(rhythm - {None})
+
+
+@lru_cache(maxsize=None)
+def cpsc_coverage() -> frozenset[str]:
+    """CPSC2018's classes, but "Normal": harmonized as sinus rhythm, its absence does not mean the
+    rhythm is not sinus (an I-AVB record is in sinus rhythm, and is not labelled Normal)."""
+    return frozenset(_key(cpsc_label(cls)) for cls, row in cpsc_classes().items() if row["abbreviation"] != "Normal")
+
+
+@lru_cache(maxsize=None)
+def chapman_coverage() -> frozenset[str]:
+    """Chapman-Shaoxing/Ningbo: every condition of its SNOMED CT list."""
+    return frozenset(snomed for snomed, _ in chapman_acronyms().values() if snomed)

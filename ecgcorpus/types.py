@@ -47,6 +47,7 @@ class RecordRef:
     report_lines: tuple[str, ...] = ()   # the report's statements (MIMIC: report_0..report_17)
     source_key: str | None = None        # the manifest's key of the source entry (set by the engine)
     split: str | None = None             # train / validation / test (set by the engine)
+    coverage: frozenset[str] | None = None   # label keys exhaustively annotated (Source.label_coverage; engine)
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self):
@@ -76,6 +77,7 @@ class RecordRef:
         d = asdict(self)
         d["leads"] = list(self.leads)
         d["report_lines"] = list(self.report_lines)
+        d["coverage"] = None if self.coverage is None else sorted(self.coverage)
         d["labels"] = [{k: v for k, v in asdict(lab).items() if v is not None} for lab in self.labels]
         return d
 

@@ -197,3 +197,27 @@ def test_answer_contradicts_labels(qa_corpus, tmp_path):
     rewrite(root, shard, fn)
     found = codes(audit_corpus(root))
     assert found["answer_contradicts_labels"].level == "error" and found["answer_contradicts_labels"].count == 1
+
+
+def test_label_qa_negatives_stay_within_what_each_source_annotated(qa_corpus, data_dir):
+    """On genuine SPH, CPSC2018 and Chapman records: every concept an answer calls absent is one the
+    record's source annotates exhaustively; SPH declares none, so its samples say only what is there."""
+    from ecgcorpus.sources import open_source
+
+    coverage = {}
+    for name in ("sph", "cpsc2018", "chapman"):
+        src = open_source(name, data_dir / name)
+        coverage.update({ref.record_id: src.label_coverage(ref) for ref in src.scan()})
+    rows = [r for p in sorted((qa_corpus / "data" / "qa").glob("*.parquet"))
+            for r in pq.read_table(p, columns=["conversations", "meta"]).to_pylist()]
+    seen_sources = set()
+    for row in rows:
+        meta = json.loads(row["meta"])
+        record = meta["labels"][0]["record_id"]
+        seen_sources.add(record.split(":")[0])
+        absent = set(meta["asserts"]["absent"])
+        assert absent <= (coverage[record] or set()), (record, absent)
+        if record.startswith("sph:"):
+            assert meta["question_type"] == "single-verify" and row["conversations"][1]["value"].startswith("Yes")
+    assert seen_sources == {"sph", "cpsc2018", "chapman"}
+    assert any(json.loads(r["meta"])["asserts"]["absent"] for r in rows)      # negatives where honest

@@ -1,15 +1,16 @@
 """Label QA: answers follow the record's harmonized labels, distractors never are one of them."""
 
 import json
+from dataclasses import replace
 
 import pytest
+from corpus_rows import rows
 
 from ecgcorpus.builders.label_qa import LabelQAParams
 from ecgcorpus.builders.qa_labels import distractors, vocabulary
 from ecgcorpus.engine.build import build
 from ecgcorpus.manifest import load_manifest
 from ecgcorpus.types import Label, RecordRef
-from corpus_rows import rows
 
 MANIFEST = """\
 name: label-qa-test
@@ -114,8 +115,39 @@ def test_distractors_skip_broader_narrower_and_synonymous_labels():
             ref_with(("IMI", "164865005", "myocardial infarction"), ("ISC_", "164861001", "myocardial ischemia"),
                      ("1AVB", "270492004", "1st degree av block"))]
     vocab = vocabulary(pool)
-    names = {e.name for e in distractors(vocab, pool[-1])}
+    everything = frozenset(e.key for e in vocab)
+    names = {e.name for e in distractors(vocab, replace(pool[-1], coverage=everything))}
     assert names == {"atrial fibrillation"}
+
+
+def test_only_concepts_the_source_annotated_exhaustively_are_distractors():
+    """A PTB-XL record without a rhythm statement was not annotated for rhythm: "sinus rhythm" and
+    "atrial fibrillation" may not be said to be absent. CPSC's "Normal" (harmonized as sinus rhythm)
+    is never a negative, and a source that declares no coverage (MIMIC, SPH) gets no negatives."""
+    from ecgcorpus.sources.cpsc2018 import Cpsc2018
+    from ecgcorpus.sources.ptbxl import PtbXl
+
+    lvh = ref_with(("LVH", "164873001", "left ventricular hypertrophy"))
+    sr = ref_with(("SR", "426783006", "sinus rhythm"), ("LVH", "164873001", "left ventricular hypertrophy"))
+    afib = ref_with(("AFIB", "164889003", "atrial fibrillation"))
+    lbbb = ref_with(("CLBBB", "733534002", "complete left bundle branch block"))
+    vocab = vocabulary([lvh, sr, afib, lbbb])
+    source = PtbXl.__new__(PtbXl)                       # label_coverage reads only the record's labels
+    no_rhythm = {e.name for e in distractors(vocab, replace(lvh, coverage=source.label_coverage(lvh)))}
+    assert no_rhythm == {"complete left bundle branch block"}
+    with_rhythm = {e.name for e in distractors(vocab, replace(sr, coverage=source.label_coverage(sr)))}
+    assert with_rhythm == {"atrial fibrillation", "complete left bundle branch block"}
+    assert distractors(vocab, lvh) == []                # no coverage declared: no negatives
+
+    iavb = RecordRef("cpsc2018:A1988", "cpsc2018", "A1988", "x", 500.0, 5000, ("II",),
+                     labels=(Label("I-AVB", "270492004", "1st degree av block"),))
+    normal = RecordRef("cpsc2018:A0001", "cpsc2018", "A0001", "x", 500.0, 5000, ("II",),
+                       labels=(Label("Normal", "426783006", "sinus rhythm"),))
+    rbbb = RecordRef("cpsc2018:A0002", "cpsc2018", "A0002", "x", 500.0, 5000, ("II",),
+                     labels=(Label("RBBB", "59118001", "right bundle branch block"),))
+    cpsc_vocab = vocabulary([iavb, normal, rbbb])
+    coverage = Cpsc2018.__new__(Cpsc2018).label_coverage(iavb)
+    assert {e.name for e in distractors(cpsc_vocab, replace(iavb, coverage=coverage))} == {"right bundle branch block"}
 
 
 def test_params():

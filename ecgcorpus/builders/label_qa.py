@@ -1,7 +1,10 @@
 """Label QA: verify (yes/no), choose (A or B), query (which of …) and MCQ from a record's labels.
 
 Distractors are labels of the same source (seen in this build's records of that source), in the
-true label's category where possible, never a label the record has (see ``qa_labels``). The
+true label's category where possible, never a label the record has, and only concepts its source
+annotated exhaustively for it (``Source.label_coverage``: PTB-XL's statements, rhythm only where
+the record has a rhythm statement; CPSC2018's classes but Normal; Chapman's SNOMED list), so that
+an answer never says "absent" where the labels only say "not annotated" (see ``qa_labels``). The
 ``anyecg`` profile writes ECG-QA's grammar as anyECG converted it: " Please answer briefly."
 appended, lower-case answers joined by ", ", question types ``single-verify|choose|query``.
 """
@@ -64,9 +67,12 @@ class LabelQABuilder(Builder):
         vocab = item.params.get("vocabulary") or vocabulary([ref])
         segment = ctx.segment(ref)
         own, others = record_entries(ref), distractors(vocab, ref)
-        kinds = [k for k in self.params.question_types if k == "query" or others]  # query alone needs none
+        # Without a distractor only "is X present? yes" is honest: a query or a choice among the
+        # record's own labels alone gives its answer away.
+        kinds = [k for k in self.params.question_types if others or k == "verify"]
         if not kinds:
-            raise SourceError(ref.path, "no distractor: the record has every label of its source", ref.record_id)
+            raise SourceError(ref.path, "no honest negative: its source annotates no absent concept for it "
+                              "exhaustively, and verify is not among the question types", ref.record_id)
         samples, seen = [], set()
         for _ in range(3 * self.params.samples_per_record):  # a record with few labels repeats itself
             kind = kinds[int(ctx.rng.integers(len(kinds)))]

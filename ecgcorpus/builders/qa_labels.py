@@ -93,11 +93,15 @@ def record_entries(ref: RecordRef) -> list[VocabEntry]:
 
 
 def distractors(vocab: tuple[VocabEntry, ...], ref: RecordRef) -> list[VocabEntry]:
-    """Vocabulary entries that are safely absent from ``ref``."""
+    """Vocabulary entries that are safely absent from ``ref``: concepts its source annotated
+    exhaustively for it (``ref.coverage``; none when the source declares none), that it lacks."""
+    if not ref.coverage:
+        return []
     own = record_entries(ref)
     keys = {e.key for e in own}
     names = [_norm(e.name) for e in own]
-    return [e for e in vocab if e.key not in keys and not any(_related(_norm(e.name), n) for n in names)]
+    return [e for e in vocab if e.key in ref.coverage and e.key not in keys
+            and not any(_related(_norm(e.name), n) for n in names)]
 
 
 def _norm(name: str) -> str:

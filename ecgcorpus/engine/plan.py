@@ -81,7 +81,7 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
         refs = []
         for ref in src.scan():
             split = assign_split(ref, manifest.splits, manifest.seed, src.official_split(ref))
-            refs.append(replace(ref, source_key=spec.key, split=split))
+            refs.append(replace(ref, source_key=spec.key, split=split, coverage=src.label_coverage(ref)))
             if spec.limit and len(refs) >= spec.limit:
                 break
         quarantine += [dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors]

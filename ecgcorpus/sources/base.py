@@ -88,6 +88,12 @@ class Source:
             h.update(np.ascontiguousarray(ecg.signal, dtype="<f8").tobytes())
         return h.hexdigest()
 
+    def label_coverage(self, ref: RecordRef) -> frozenset[str] | None:
+        """The label keys (SNOMED CT id, else source code) whose absence from ``ref``'s labels means
+        the finding is absent: the concepts the database annotated exhaustively for this record.
+        None: none (no label is exhaustive), so nothing may be said to be absent."""
+        return None
+
     def official_split(self, ref: RecordRef) -> str | None:
         """The split the database's authors recommend for ``ref`` (train / validation / test),
         None where they give none (the engine then splits by patient)."""

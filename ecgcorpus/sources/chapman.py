@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from ..errors import SourceError
-from ..labels import cpsc_abbreviation_label, snomed_label
+from ..labels import chapman_coverage, cpsc_abbreviation_label, cpsc_coverage, snomed_label
 from ..leads import canonical_lead, canonical_order
 from ..types import ECG, Label, RecordRef
 from .base import Source, load_wfdb
@@ -39,6 +39,9 @@ class ChapmanWfdb(Source):
         "(version 1.0.0). PhysioNet (2022). doi:10.13026/wgex-er52"
     )
     _dx_vocabulary = "SNOMED CT id"  # what a #Dx item must be (named in the error)
+
+    def label_coverage(self, ref: RecordRef) -> frozenset[str] | None:
+        return chapman_coverage()
 
     def header_paths(self) -> list[str]:
         # Globbed, not read from RECORDS: the tree on disk is the truth.
@@ -148,6 +151,9 @@ class CincCpsc2018(ChapmanWfdb):
 
     def official_split(self, ref: RecordRef) -> str | None:
         return corpus_split(ref)
+
+    def label_coverage(self, ref: RecordRef) -> frozenset[str] | None:
+        return cpsc_coverage()
 
     def _extra(self, native_id: str, extra: dict) -> dict:
         split = official_split(native_id)

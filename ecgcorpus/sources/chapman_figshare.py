@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import SourceError
-from ..labels import chapman_acronym_label
+from ..labels import chapman_acronym_label, chapman_coverage
 from ..leads import CANONICAL_LEADS, canonical_lead
 from ..types import ECG, Label, RecordRef
 from .base import Source, check_finite_leads, ecg_from_float
@@ -49,6 +49,9 @@ class ChapmanFigshare(Source):
         "Zheng J, Zhang J, Danioko S, Yao H, Guo H, Rakovski C. A 12-lead electrocardiogram database for arrhythmia research covering more than 10,000 patients. Scientific Data 7, 48 (2020). doi:10.1038/s41597-020-0386-x"
     )
     storage_dtype = "float64"          # CSV microvolts, converted to mV
+
+    def label_coverage(self, ref: RecordRef) -> frozenset[str] | None:
+        return chapman_coverage()
 
     def __init__(self, root, denoised: bool = False, on_error=None, encoding: str | None = None):
         super().__init__(root, on_error=on_error, encoding=encoding)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import SourceError
-from ..labels import cpsc_label
+from ..labels import cpsc_coverage, cpsc_label
 from ..leads import CANONICAL_LEADS
 from ..types import ECG, Label, RecordRef
 from .base import Source, check_finite_leads, ecg_from_float
@@ -59,6 +59,9 @@ class Cpsc2018(Source):
 
     def official_split(self, ref: RecordRef) -> str | None:
         return corpus_split(ref)
+
+    def label_coverage(self, ref: RecordRef) -> frozenset[str] | None:
+        return cpsc_coverage()
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         rows, bad_rows = {}, set()

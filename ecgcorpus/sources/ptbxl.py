@@ -7,7 +7,7 @@ import csv
 from collections.abc import Iterator
 
 from ..errors import SourceError
-from ..labels import scp_label, scp_statements
+from ..labels import scp_coverage, scp_label, scp_statements
 from ..leads import CANONICAL_LEADS
 from ..reports import detect_report_language
 from ..types import ECG, Label, RecordRef
@@ -67,6 +67,14 @@ class PtbXl(Source):
     def _row_id(self, row: dict) -> str | None:
         ecg_id = (row.get("ecg_id") or "").strip()
         return self.record_id(ecg_id) if ecg_id.isdigit() else None
+
+    def label_coverage(self, ref: RecordRef) -> frozenset[str] | None:
+        """Every diagnostic and form statement; the rhythm statements only where the record has
+        one (some records carry no rhythm statement at all: their rhythm was not annotated)."""
+        other, rhythm = scp_coverage()
+        has_rhythm = any(lab.code in scp_statements() and scp_statements()[lab.code].get("rhythm")
+                         for lab in ref.labels)
+        return other | rhythm if has_rhythm else other
 
     def official_split(self, ref: RecordRef) -> str | None:
         """The recommended folds: 1–8 train, 9 validation, 10 test (labels of folds 9–10 were
