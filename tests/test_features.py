@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wfdb
+from corpus_rows import rows
 
 from ecgcorpus.engine.build import build
 from ecgcorpus.features import FEATURES, measure, wave_suffix
+from ecgcorpus.features.consistency import consistent
 from ecgcorpus.manifest import load_manifest
 from ecgcorpus.sources import open_source
 from ecgcorpus.types import ECG
-from corpus_rows import rows
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -215,7 +216,7 @@ def test_builder_measurements_are_neurokit2s_on_the_attached_span(features_build
         (ecg_row,) = row["ecgs"]
         ref = refs[ecg_row["record_id"]]
         native = sources[ref.source].load(ref)
-        expected = measure(native.crop(ecg_row["start"], ecg_row["stop"])).to_dict()
+        expected = consistent(measure(native.crop(ecg_row["start"], ecg_row["stop"])), ref).to_dict()
         assert json.loads(row["meta"])["measurements"] == expected
         checked += ref.n_samples > ecg_row["stop"] - ecg_row["start"]
     assert checked  # at least one cropped record
@@ -264,3 +265,49 @@ def test_bad_params_are_rejected(tmp_path):
         FeaturesParams.model_validate({"faithful": True})  # belongs to the ecgchat profile
     with pytest.raises(ValueError):
         FeaturesParams.model_validate({"features": ["st_elevation"]})
+
+
+def test_measurements_that_contradict_the_labels_are_not_stated(fixture_tree):
+    """AF/flutter: no P wave or PR is ever stated; a bundle branch block with QRS < 120 ms, or a
+    brady/tachycardia label against the measured rate, quarantines the record (checked on every
+    fixture record of the labelled sources, whatever neurokit2 measured)."""
+    from ecgcorpus.errors import SourceError
+    from ecgcorpus.features.consistency import FAST, NO_P_WAVE, SLOW, WIDE_QRS
+    from ecgcorpus.features.measure import Measurements
+    from ecgcorpus.types import Label, RecordRef
+
+    checked = {"af": 0, "contradiction": 0}
+    for name in ("ptbxl", "chapman", "sph", "cpsc2018"):
+        src = open_source(name, fixture_tree / {"mimic": "mimic-iv-ecg"}.get(name, name))
+        for ref in src.scan():
+            m = measure(src.load(ref))
+            if m.quality == "failed":
+                continue
+            codes = {lab.snomed for lab in ref.labels}
+            try:
+                out = consistent(m, ref)
+            except SourceError as exc:
+                checked["contradiction"] += 1
+                assert "measurement contradicts the labels" in exc.problem
+                continue
+            if codes & NO_P_WAVE.keys():
+                checked["af"] += 1
+                assert out.pr_ms is None and out.p_present is None and out.p_amplitude_mv is None
+            if codes & WIDE_QRS.keys() and out.qrs_ms is not None:
+                assert out.qrs_ms >= 120
+            if codes & SLOW.keys() and out.heart_rate_bpm is not None:
+                assert out.heart_rate_bpm <= 60
+            if codes & FAST.keys() and out.heart_rate_bpm is not None:
+                assert out.heart_rate_bpm >= 100
+    assert checked["af"] > 0
+    # and the rules do fire: an RBBB record measured at 87 ms is quarantined with the reason
+    rbbb = RecordRef("sph:A00007", "sph", "A00007", "x", 500.0, 5000, ("II",),
+                     labels=(Label("RBBB", "59118001", "right bundle branch block"),))
+    narrow = Measurements(lead="II", fs=500.0, quality="ok", heart_rate_bpm=70, qrs_ms=87)
+    with pytest.raises(SourceError, match=r"measured QRS 87 ms on lead II, but the record is labelled right bundle "
+                                          r"branch block \(≥ 120 ms\)"):
+        consistent(narrow, rbbb)
+    brady = RecordRef("ptbxl:5", "ptbxl", "5", "x", 500.0, 5000, ("II",),
+                      labels=(Label("SBRAD", "426177001", "sinus bradycardia"),))
+    with pytest.raises(SourceError, match=r"measured rate 70 bpm, but the record is labelled sinus bradycardia"):
+        consistent(narrow, brady)

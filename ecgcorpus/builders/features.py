@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..errors import SourceError
 from ..features import FEATURES, Measurements, measure, wave_suffix
+from ..features.consistency import consistent
 from ..leads import require_canonical
 from ..prompts import load_prompts
 from ..sample import ECG_TOKEN, Sample, Segment
@@ -61,11 +62,15 @@ class FeaturesParams(BaseModel):
 
 def measured_segment(ctx: BuildContext, ref: RecordRef, lead: str,
                      definitions: str = "standard") -> tuple[Segment, Measurements]:
-    """The profiled segment a sample attaches, and neurokit2's measurements of the same span (native rate)."""
+    """The profiled segment a sample attaches, and neurokit2's measurements of the same span (native
+    rate), reconciled with the record's labels (``features.consistency``: SourceError on a contradiction)."""
     ecg = ctx.source(ref).load(ref)
     profiled, start, stop = apply_profile(ecg, ctx.manifest.profile, ctx.rng)
     span = ecg if (start, stop) == (0, ecg.n_samples) else ecg.crop(start, stop)
-    return Segment(ref=ref, ecg=profiled, start=start, native_stop=stop), measure(span, lead, definitions)
+    m = measure(span, lead, definitions)
+    if m.quality != "failed":
+        m = consistent(m, ref)
+    return Segment(ref=ref, ecg=profiled, start=start, native_stop=stop), m
 
 
 class FeaturesBuilder(Builder):
