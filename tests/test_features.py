@@ -311,3 +311,25 @@ def test_measurements_that_contradict_the_labels_are_not_stated(fixture_tree):
                       labels=(Label("SBRAD", "426177001", "sinus bradycardia"),))
     with pytest.raises(SourceError, match=r"measured rate 70 bpm, but the record is labelled sinus bradycardia"):
         consistent(narrow, brady)
+
+
+def test_a_lead_whose_qrs_points_down_is_measured_not_called_noise(data_dir):
+    """Lead II of genuine PTB-XL records, turned upside down (as lead II is in some CPSC and PTB-XL
+    records): the same rate and QRS duration, the R amplitude with its sign, never "noise"."""
+    from dataclasses import replace as with_fields
+
+    src = open_source("ptbxl", data_dir / "ptbxl", rate=500)
+    checked = 0
+    for ref in src.scan():
+        try:
+            ecg = src.load(ref)
+        except Exception:
+            continue                                   # the test copy holds 12 of the table's records
+        flip = np.array([[-1.0] if lead == "II" else [1.0] for lead in ecg.leads])
+        upside_down = with_fields(ecg, physical=ecg.signal * flip, digital=None)
+        a, b = measure(ecg), measure(upside_down)
+        assert b.quality != "failed", b.reasons
+        assert (b.heart_rate_bpm, b.qrs_ms, b.pr_ms) == (a.heart_rate_bpm, a.qrs_ms, a.pr_ms)
+        assert b.r_amplitude_mv == -a.r_amplitude_mv < 0
+        checked += 1
+    assert checked >= 10

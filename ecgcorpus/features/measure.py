@@ -96,19 +96,22 @@ def _measure(ecg: ECG, lead: str, definitions: Definitions) -> Measurements:
     clean = np.asarray(nk.ecg_clean(x, sampling_rate=fs))
     if np.ptp(clean) < 1e-6:
         return replace(base, reasons=("flat signal",))
+    # A lead whose QRS points down (lead II of some CPSC and PTB-XL records) is delineated upright:
+    # detection and wave boundaries do not depend on the sign; amplitudes keep theirs.
+    upright = -clean if qrs_points_down(clean, fs) else clean
     try:
-        _, info = nk.ecg_peaks(clean, sampling_rate=fs, method="neurokit")
+        _, info = nk.ecg_peaks(upright, sampling_rate=fs, method="neurokit")
     except Exception as exc:  # neurokit2 raises plain Exceptions on degenerate input
         return replace(base, reasons=(f"R-peak detection failed: {exc}",))
     r = np.asarray(info["ECG_R_Peaks"], dtype=int)
-    failure = _peaks_failure(clean, r, fs)
+    failure = _peaks_failure(upright, r, fs)
     if failure:  # the peaks are not beats: not even their count is a measurement
         return replace(base, reasons=(f"{failure} ({r.size} peaks found)",))
     rr = np.diff(r) / fs
     out = replace(base, n_beats=int(r.size))
     try:
         method = "dwt" if definitions == "ecgchat" else "prominence"
-        _, waves = nk.ecg_delineate(clean, r, sampling_rate=fs, method=method)
+        _, waves = nk.ecg_delineate(upright, r, sampling_rate=fs, method=method)
     except Exception as exc:
         waves, out = None, replace(out, reasons=(f"delineation failed: {exc}",))
     if definitions == "ecgchat":
@@ -118,6 +121,15 @@ def _measure(ecg: ECG, lead: str, definitions: Definitions) -> Measurements:
     out = replace(out, axis_deg=_axis(ecg, r + offset, fs))
     complete = all(v is not None for v in (out.rr_ms, out.pr_ms, out.qrs_ms, out.qt_ms))
     return replace(out, quality="ok" if complete else "partial")
+
+
+def qrs_points_down(clean: np.ndarray, fs: float) -> bool:
+    """True when the lead's dominant deflections are negative: in each 2 s window the sample of
+    largest magnitude (the QRS, in a clean lead) is taken, and their median is below zero."""
+    x = clean - np.median(clean)
+    width = max(1, int(round(2 * fs)))
+    peaks = [x[i:i + width][np.argmax(np.abs(x[i:i + width]))] for i in range(0, x.size - width + 1, width)]
+    return bool(peaks) and float(np.median(peaks)) < 0
 
 
 def _longest_finite_run(x: np.ndarray) -> tuple[np.ndarray, int]:
