@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # Word stems that only occur in one of the three languages of the PTB-XL interpreters. Reports are
 # lower-case; German umlauts appear upper-case inside words ("unbestÄtigter"), "#" stands for ü.
 # Words shared by the languages ("sinus", "normal", "pacemaker", "ekg") are deliberately absent.
@@ -38,3 +40,40 @@ def detect_report_language(text: str | None) -> str | None:
     best = max(scores.values())
     winners = [lang for lang, s in scores.items() if s == best]
     return winners[0] if best and len(winners) == 1 else None
+
+
+# --- cleaning a PTB-XL report into statements --------------------------------------------------------------
+
+_EDIT = re.compile(r"\s*\bedit:.*$", re.IGNORECASE | re.DOTALL)          # the annotators' later remarks
+_UNCONFIRMED = re.compile(r"\bunbest(?:ä|Ä|ae)tigter\s+bericht\b\.?", re.IGNORECASE)
+_VERSION = re.compile(r"(?<![\w.,])\d\.\d\d(?![\w.,])")                # e.g. "4.46": a program version
+# Lower-case in the release; written as cardiologists write them. Leads: aVR aVL aVF, V1–V6.
+_ACRONYMS = {"ecg": "ECG", "ekg": "EKG", "st": "ST", "st-t": "ST-T", "av": "AV", "a-v": "A-V", "qrs": "QRS",
+             "qt": "QT", "qtc": "QTc", "pr": "PR", "lvh": "LVH", "rvh": "RVH", "rbbb": "RBBB", "lbbb": "LBBB",
+             "irbbb": "IRBBB", "ilbbb": "ILBBB", "lafb": "LAFB", "lpfb": "LPFB", "lahb": "LAHB", "lphb": "LPHB",
+             "wpw": "WPW", "lae": "LAE", "rae": "RAE", "avr": "aVR", "avl": "aVL", "avf": "aVF", "ii": "II",
+             "iii": "III", "qs": "QS", "rsr": "RSR", "pvc": "PVC", "pac": "PAC", "svt": "SVT", "iv": "IV",
+             "lv": "LV", "rv": "RV"}
+_WORD = re.compile(r"(?<![\w-])(st-t|a-v|[a-z]+)(?![\w-])")
+_LEAD_V = re.compile(r"(?<![\w])v([1-6])\b")
+_WAVE = re.compile(r"\b([pqrstu])(?= waves?\b)")
+_LEAD_I = re.compile(r"(?<=\bin )i(?=[,. ]|$)|(?<=, )i(?=[,. ]|$)|(?<=\band )i(?=[,. ]|$)")
+
+
+def clean_report(text: str | None) -> tuple[str, ...]:
+    """A PTB-XL report as statements: the annotators' ``Edit:`` remarks, "unbestätigter bericht"
+    (unconfirmed report) and program-version numbers dropped, whitespace runs folded, split at
+    sentence ends, and acronyms and lead names in their usual case (ST, AV, QRS, LVH, aVL, V2)."""
+    if not text:
+        return ()
+    text = _VERSION.sub(" ", _UNCONFIRMED.sub(" ", _EDIT.sub("", text)))
+    text = " ".join(text.split())
+    statements = [s.strip(" .;") for s in re.split(r"(?<=[a-zäöüÄÖÜ)\d])\.\s+|\.$", text)]
+    return tuple(_case(s) for s in statements if s and any(c.isalpha() for c in s))
+
+
+def _case(statement: str) -> str:
+    out = _WORD.sub(lambda m: _ACRONYMS.get(m.group(1), m.group(1)), statement)
+    out = _LEAD_V.sub(lambda m: f"V{m.group(1)}", out)
+    out = _WAVE.sub(lambda m: m.group(1).upper(), out)
+    return _LEAD_I.sub("I", out)

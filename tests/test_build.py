@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpus_rows import rows
 from ecgcorpus.engine.build import BuildError, build
 from ecgcorpus.manifest import load_manifest
 
@@ -244,14 +245,28 @@ cluster: {{backend: local}}
     assert len(list((tmp_path / "out" / "data").rglob("*.parquet"))) >= 3
 
 
-def test_languages_filter_written_reports_of_any_source(fixture_tree, tmp_path):
+def test_english_profiles_never_emit_a_german_or_swedish_report(fixture_tree, tmp_path):
+    """By default (languages: [en]) a PTB-XL report in German or Swedish is replaced by the record's
+    labels as text; without labels_as_report it is skipped with the reason; languages: null keeps it."""
     from ecgcorpus.engine.plan import make_plan
+    from ecgcorpus.reports import detect_report_language
 
-    path = write_manifest(tmp_path, fixture_tree, tmp_path / "out",
-                          **{"{type: report, config: report}": "{type: report, config: report, params: {languages: [en]}}"})
-    plan = make_plan(load_manifest(path))
-    kept = [ref for unit in plan.units if unit.config == "report" for item in unit.items for ref in item.refs]
-    skipped = [q for q in plan.quarantine if q.get("config") == "report" and "report language" in q["reason"]]
-    assert skipped and all(q["source"] == "ptbxl" for q in skipped)
-    assert {ref.source for ref in kept} >= {"mimic", "chapman", "sph"}
-    assert all(ref.report_lang == "en" for ref in kept if ref.report_lines)
+    out = tmp_path / "out"
+    build(load_manifest(write_manifest(tmp_path, fixture_tree, out)), workers=1, progress=False)
+    answers = [(json.loads(r["meta"]), r["conversations"][1]["value"]) for r in rows(out, "report")]
+    ptbxl = [(m, a) for m, a in answers if m["labels"][0]["record_id"].startswith("ptbxl:")]
+    assert any(m["report_source"] == "labels" for m, _ in ptbxl) and any(m["report_source"] == "report" for m, _ in ptbxl)
+    assert all(m["report_lang"] == "en" for m, _ in answers if m["report_source"] == "report" or m["report_lang"])
+    assert all(detect_report_language(a.lower()) in ("en", None) for _, a in answers)
+
+    strict = write_manifest(tmp_path, fixture_tree, tmp_path / "o2", name="strict.yaml", **{
+        "{type: report, config: report}": "{type: report, config: report, params: {labels_as_report: false}}"})
+    skipped = [q for q in make_plan(load_manifest(strict)).quarantine if q.get("config") == "report"]
+    assert skipped and all(q["source"] == "ptbxl" and "report language" in q["reason"] for q in skipped
+                           if "language" in q["reason"])
+    assert any("report language de not in ['en']" in q["reason"] for q in skipped)
+    anything = write_manifest(tmp_path, fixture_tree, tmp_path / "o3", name="any.yaml", **{
+        "{type: report, config: report}": "{type: report, config: report, params: {languages: null}}"})
+    kept = [ref for unit in make_plan(load_manifest(anything)).units if unit.config == "report"
+            for item in unit.items for ref in item.refs]
+    assert {ref.report_lang for ref in kept if ref.source == "ptbxl"} >= {"de", "en"}

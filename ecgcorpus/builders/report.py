@@ -12,14 +12,15 @@ from ..sample import ECG_TOKEN, Sample
 from ..sources.ptbxl import PtbXl
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
-from .report_text import render_report, statement_lines
+from .report_text import render_report, report_in, statement_lines
 
 
 class ReportParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile: Literal["default", "anyecg", "meit", "ecgchat"] = "default"
     faithful: bool = False              # ecgchat: reproduce the original substring replacements
-    languages: list[str] | None = None  # PTB-XL: keep reports in these languages only (e.g. [en])
+    languages: list[str] | None = ["en"]  # written reports in these languages (null: any, as written);
+                                          # others become label text, or are skipped without labels_as_report
     labels_as_report: bool = True       # label-to-text for sources without report text
     ptbxl_translation: str | None = None  # CSV with ecg_id + report_en (e.g. fairseq-signals' translation)
 
@@ -42,16 +43,15 @@ class ReportBuilder(Builder):
         if self.translated(ref):
             text = self._translations.get(ref.native_id)
             return [text] if text else []
-        return statement_lines(ref, self.params.labels_as_report)
+        return statement_lines(ref, self.params.labels_as_report, self.params.languages)
 
     def skip_reason(self, ref: RecordRef) -> str | None:
-        if not self.report_lines(ref):
-            return "no report text (and no labels to write one from)"
+        if self.report_lines(ref):
+            return None
         langs = self.params.languages
-        # A written report must be in a language asked for; label-to-text answers are ours (English).
-        if langs and ref.report_lines and not self.translated(ref) and ref.report_lang not in langs:
-            return f"report language {ref.report_lang or 'unknown'} not in {langs}"
-        return None
+        if ref.report_lines and not report_in(ref, langs):
+            return f"report language {ref.report_lang or 'unknown'} not in {langs} (and no labels to write one from)"
+        return "no report text (and no labels to write one from)"
 
     def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
         (ref,) = item.refs
@@ -74,8 +74,9 @@ class ReportBuilder(Builder):
                 "labels": label_meta(item.refs),
                 "profile": self.params.profile,
                 "report_source": "translation" if self.translated(ref) else
-                                 ("report" if ref.report_lines else "labels"),
-                "report_lang": "en" if self.translated(ref) else ref.report_lang,
+                                 ("report" if report_in(ref, self.params.languages) else "labels"),
+                "report_lang": "en" if self.translated(ref) else
+                               (ref.report_lang if report_in(ref, self.params.languages) else "en"),
             },
         )]
 

@@ -73,9 +73,17 @@ def _ecgchat(lines: list[str], faithful: bool) -> str:
     return " ".join(text.split())
 
 
-def statement_lines(ref, labels_as_report: bool = True) -> list[str]:
-    """The record's report statements; for a source without report text, its labels as text."""
-    if ref.report_lines:
+def report_in(ref, languages) -> bool:
+    """Whether the record's written report may be emitted: it has one, in one of ``languages``
+    (None: any language, as written)."""
+    return bool(ref.report_lines) and (languages is None or ref.report_lang in languages)
+
+
+def statement_lines(ref, labels_as_report: bool = True, languages=("en",)) -> list[str]:
+    """The record's report statements where they are in one of ``languages``; else (no report, or
+    one in another language) its labels as text, which are English: an English profile never emits
+    a German or Swedish report."""
+    if report_in(ref, languages):
         return list(ref.report_lines)
     return label_lines(ref.labels) if labels_as_report else []
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from ..errors import SourceError
 from ..labels import scp_coverage, scp_label, scp_statements
 from ..leads import CANONICAL_LEADS
-from ..reports import detect_report_language
+from ..reports import clean_report, detect_report_language
 from ..types import ECG, Label, RecordRef
 from .base import Source, load_wfdb
 
@@ -99,6 +99,7 @@ class PtbXl(Source):
             patient_id=_int_text(row["patient_id"]),
             labels=labels,
             report=report,
+            report_lines=clean_report(report),
             report_lang=detect_report_language(report),
             acquired=row.get("recording_date") or None,
             age=_age(row.get("age", "")),
