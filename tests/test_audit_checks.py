@@ -221,3 +221,25 @@ def test_label_qa_negatives_stay_within_what_each_source_annotated(qa_corpus, da
             assert meta["question_type"] == "single-verify" and row["conversations"][1]["value"].startswith("Yes")
     assert seen_sources == {"sph", "cpsc2018", "chapman"}
     assert any(json.loads(r["meta"])["asserts"]["absent"] for r in rows)      # negatives where honest
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda m, c: m.update(measurements={"pr_ms": 160}, labels=[{"record_id": "x", "labels": [
+        {"code": "AFIB", "snomed": "164889003", "name": "atrial fibrillation"}]}]),
+     "a P wave or PR interval stated under atrial fibrillation"),
+    (lambda m, c: m.update(measurements={"qrs_ms": 87}, labels=[{"record_id": "x", "labels": [
+        {"code": "CRBBB", "snomed": "713427006", "name": "complete right bundle branch block"}]}]),
+     "QRS 87 ms under complete right bundle branch block"),
+    (lambda m, c: c.__setitem__(1, {"from": "gpt", "value": "sinusrhythmus linkstyp sonst normales ekg"}),
+     "an answer in German"),
+])
+def test_consistency(copy, edit, problem):
+    def fn(table):
+        metas = [json.loads(m) for m in table.column("meta").to_pylist()]
+        convs = table.column("conversations").to_pylist()
+        edit(metas[0], convs[0])
+        return set_column(set_column(table, "meta", [json.dumps(m) for m in metas]), "conversations", convs)
+
+    rewrite(copy, first_train(copy), fn)
+    found = codes(audit_corpus(copy))
+    assert found["consistency"].level == "error" and problem in found["consistency"].examples[0]["problems"]

@@ -118,6 +118,7 @@ class _Pass:
         if not gpt.strip():
             found.add("warning", "empty_answer", "a sample with an empty answer", sid)
         _check_asserts(sid, meta, found)
+        _check_consistency(sid, meta, gpt, found)
         for kind, text in phi_hits(human + "\n" + gpt):
             found.add("warning", "phi_like", "PHI-like strings in free text", {"id": sid, "kind": kind, "text": text})
         conv = json.dumps(row["conversations"], sort_keys=True)
@@ -288,6 +289,21 @@ def _check_bounds(sid: str, ecg: dict, found: _Findings) -> None:
                   {"id": sid, "record_id": ecg["record_id"], "start": start, "stop": stop, "record_samples": total})
     if ecg["signal_rows"] != len(ecg["leads"]) or len(ecg["gain"]) != len(ecg["leads"]):
         found.add("error", "signal_shape", "signal rows, gains and lead names disagree", {"id": sid})
+
+
+def _check_consistency(sid: str, meta: dict, answer: str, found: _Findings) -> None:
+    """Measurements that contradict the record's labels, and answers not in English."""
+    from ..features.consistency import contradictions
+    from ..reports import detect_report_language
+
+    codes = {lab.get("snomed") for e in meta.get("labels", []) for lab in e.get("labels", []) if lab.get("snomed")}
+    problems = contradictions(meta.get("measurements") or {}, codes)
+    language = detect_report_language(answer.lower())
+    if language in ("de", "sv"):
+        problems.append(f"an answer in {'German' if language == 'de' else 'Swedish'}")
+    if problems:
+        found.add("error", "consistency", "an answer contradicts its record's labels, or is not in English",
+                  {"id": sid, "problems": problems})
 
 
 def _check_asserts(sid: str, meta: dict, found: _Findings) -> None:

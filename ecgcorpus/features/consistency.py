@@ -49,6 +49,26 @@ def consistent(m: Measurements, ref: RecordRef) -> Measurements:
     return m
 
 
+def contradictions(values: dict, codes: set[str]) -> list[str]:
+    """What a sample's stated measurements (``meta.measurements``) contradict among the record's
+    labels (SNOMED CT ids): the audit's view of the same rules, on a built corpus."""
+    out = []
+    no_p = sorted(NO_P_WAVE[c] for c in codes & NO_P_WAVE.keys())
+    if no_p and (values.get("pr_ms") is not None or values.get("p_present")):
+        out.append(f"a P wave or PR interval stated under {no_p[0]}")
+    wide = sorted(WIDE_QRS[c] for c in codes & WIDE_QRS.keys())
+    if wide and values.get("qrs_ms") is not None and values["qrs_ms"] < BBB_QRS_MS:
+        out.append(f"QRS {values['qrs_ms']} ms under {wide[0]}")
+    rate = values.get("heart_rate_bpm")
+    slow = sorted(SLOW[c] for c in codes & SLOW.keys())
+    if slow and rate is not None and rate > BRADY_BPM:
+        out.append(f"rate {rate} bpm under {slow[0]}")
+    fast = sorted(FAST[c] for c in codes & FAST.keys())
+    if fast and rate is not None and rate < TACHY_BPM:
+        out.append(f"rate {rate} bpm under {fast[0]}")
+    return out
+
+
 def _contradiction(ref: RecordRef, measured: str, label: str, expected: str) -> SourceError:
     return SourceError(ref.path, f"measurement contradicts the labels: {measured}, but the record is labelled "
                        f"{label} ({expected})", ref.record_id)
