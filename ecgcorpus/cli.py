@@ -173,6 +173,28 @@ def sources_read(source: str, root: str, record_id: str, npy: str | None, option
 
 
 
+# --- labels -------------------------------------------------------------------------------------
+
+@main.group()
+def labels():
+    """Label vocabularies: how a source's statements map to SNOMED CT."""
+
+
+@labels.command("map")
+@click.argument("source", shell_complete=complete_sources)
+@user_errors
+def labels_map(source: str):
+    """Read statement lines on stdin; print one JSON object per line: text, labels, kind."""
+    from .statements import map_statement
+
+    if source != "mimic":
+        raise UserError(f"no statement mapper for {source!r}: `labels map` reads MIMIC-IV-ECG machine statements "
+                        "(the other sources ship coded labels)")
+    for line in sys.stdin:
+        if line.strip():
+            click.echo(json.dumps(map_statement(line.rstrip("\n")).to_dict(), ensure_ascii=False))
+
+
 # --- build ---------------------------------------------------------------------------------------
 
 @main.command()

@@ -151,10 +151,11 @@ def test_output_under_a_file_is_a_clear_error(fixture_tree, tmp_path):
 # --- errors by kind -------------------------------------------------------------------------------------
 
 def test_a_config_with_zero_samples_fails_the_build(fixture_tree, tmp_path):
-    builders = "{type: report, config: report}, {type: label_qa, config: qa, sources: [mimic]}"
+    builders = ("{type: report, config: report}, "
+                "{type: report, config: qa, sources: [mimic], params: {languages: [de], labels_as_report: false}}")
     result = cli("build", small(tmp_path, fixture_tree, tmp_path / "out", builders), "-j", "1")
     assert result.returncode == 1
-    assert "'qa' has 0 samples" in result.stderr and "no harmonized labels" in result.stderr
+    assert "'qa' has 0 samples" in result.stderr and "report language en not in" in result.stderr
     assert "report/train" in result.stderr                 # the rest was built and reported
     assert (tmp_path / "out" / "build.lock.json").exists()
 

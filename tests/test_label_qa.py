@@ -89,9 +89,13 @@ def test_anyecg_profile_grammar(label_build):
 
 
 def test_records_without_labels_are_quarantined(label_build):
+    """MIMIC records carry the labels their machine statements map to; those whose report is only
+    summary lines ("Borderline ECG") have none to ask about, and say so."""
     quarantine = [json.loads(line) for line in (label_build / "out" / "quarantine.jsonl").read_text().splitlines()]
-    mimic = [q for q in quarantine if q["source"] == "mimic"]
-    assert len(mimic) == 3 and all(q["reason"] == "no harmonized labels to ask about" for q in mimic)
+    unlabeled = [q for q in quarantine if q["reason"] == "no harmonized labels to ask about"]
+    built = {json.loads(r["meta"])["labels"][0]["record_id"].split(":")[0] for r in rows(label_build / "out", "label_qa")}
+    assert "mimic" in built
+    assert all(q["source"] == "mimic" for q in unlabeled)
 
 
 def test_label_qa_build_is_deterministic(label_build, tmp_path):

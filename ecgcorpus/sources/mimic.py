@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from ..errors import SourceError
 from ..leads import CANONICAL_LEADS
+from ..statements import map_report
 from ..types import ECG, RecordRef
 from .base import Source, load_wfdb
 
@@ -88,6 +89,7 @@ class MimicIvEcg(Source):
             patient_id=row["subject_id"].strip(),
             report="\n".join(lines) or None,
             report_lines=tuple(lines),
+            labels=map_report(lines),
             report_lang="en" if lines else None,
             acquired=(row.get("ecg_time") or "").strip() or None,
             extra=extra,
