@@ -158,3 +158,21 @@ def test_params():
     assert LabelQAParams.model_validate({"profile": "anyecg"}).question_types == ["verify", "choose", "query"]
     with pytest.raises(ValueError):
         LabelQAParams.model_validate({"profile": "anyecg", "question_types": ["mcq"]})
+
+
+def test_hedged_labels_are_neither_stated_nor_denied():
+    """"Possible right atrial abnormality" (likelihood 50): never answered as plainly present, and,
+    being the record's own, never offered as absent either."""
+    from ecgcorpus.builders.qa_labels import record_entries
+
+    hedged = RecordRef("mimic:1", "mimic", "1", "x", 500.0, 5000, ("II",), labels=(
+        Label("sinus rhythm", "426783006", "sinus rhythm", 100.0),
+        Label("right atrial abnormality", "253339007", "right atrial abnormality", 50.0)))
+    other = RecordRef("mimic:2", "mimic", "2", "x", 500.0, 5000, ("II",), labels=(
+        Label("right atrial abnormality", "253339007", "right atrial abnormality", 100.0),
+        Label("atrial fibrillation", "164889003", "atrial fibrillation", 100.0)))
+    assert [e.name for e in record_entries(hedged, confident_only=True)] == ["sinus rhythm"]
+    vocab = vocabulary([hedged, other])
+    everything = frozenset(e.key for e in vocab)
+    offered = {e.name for e in distractors(vocab, replace(hedged, coverage=everything))}
+    assert offered == {"atrial fibrillation"}

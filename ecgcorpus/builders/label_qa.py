@@ -66,7 +66,10 @@ class LabelQABuilder(Builder):
         (ref,) = item.refs
         vocab = item.params.get("vocabulary") or vocabulary([ref])
         segment = ctx.segment(ref)
-        own, others = record_entries(ref), distractors(vocab, ref)
+        own, others = record_entries(ref, confident_only=True), distractors(vocab, ref)
+        if not own:
+            raise SourceError(ref.path, "only hedged labels (possible, consider …): nothing to state as present",
+                              ref.record_id)
         # Without a distractor only "is X present? yes" is honest: a query or a choice among the
         # record's own labels alone gives its answer away.
         kinds = [k for k in self.params.question_types if others or k == "verify"]

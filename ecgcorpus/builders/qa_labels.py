@@ -83,11 +83,15 @@ def vocabulary(refs: list[RecordRef]) -> tuple[VocabEntry, ...]:
     return tuple(sorted(seen.values(), key=lambda e: (e.category, _norm(e.name))))
 
 
-def record_entries(ref: RecordRef) -> list[VocabEntry]:
-    """The record's named labels, one per name, in the source's order."""
+def record_entries(ref: RecordRef, confident_only: bool = False) -> list[VocabEntry]:
+    """The record's named labels, one per name, in the source's order. ``confident_only``: without
+    hedged ones (a likelihood strictly between 0 and 100: PTB-XL's "possible" statements, MIMIC's
+    "Possible …", "Consider …"), which an answer must not state as plainly present; hedged labels
+    still count as the record's own, so they are never offered as absent."""
     out: dict[str, VocabEntry] = {}
     for lab in ref.labels:
-        if lab.name:
+        hedged = lab.likelihood is not None and 0 < lab.likelihood < 100
+        if lab.name and not (confident_only and hedged):
             out.setdefault(_norm(lab.name), VocabEntry(label_key(lab), lab.name, label_category(lab, ref.source)))
     return list(out.values())
 
