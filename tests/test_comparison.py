@@ -31,14 +31,32 @@ output: {{dir: "{out}", max_rows_per_shard: 64}}
 """
 
 
+def unmeasured(table, study_id: str) -> None:
+    import csv
+
+    with open(table, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, rows_ = reader.fieldnames, list(reader)
+    for row in rows_:
+        if row["study_id"] == study_id:
+            row.update({c: "29999" for c in ("rr_interval", "p_onset", "p_end", "qrs_onset", "qrs_end", "t_end",
+                                              "p_axis", "qrs_axis", "t_axis")})
+    with open(table, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows_)
+
+
 @pytest.fixture(scope="module")
 def comparison_build(fixture_tree, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("comparison")
     root = tmp / "db"
     for name in ("ptbxl", "mimic-iv-ecg", "sph", "chapman"):
         shutil.copytree(fixture_tree / name, root / name)
-    # MIMIC 40280076 (subject 10009095, 4th ECG) becomes a flat line plus noise in lead II.
+    # MIMIC 43309742 becomes a flat line plus noise in lead II, and its cart measured nothing
+    # (29999 in every numeric column): no method can measure it.
     spoil_lead(root / "mimic-iv-ecg" / "files" / "p1000" / "p10000032" / "s43309742" / "43309742", "II")
+    unmeasured(root / "mimic-iv-ecg" / "machine_measurements.csv", "43309742")
     (tmp / "m.yaml").write_text(MANIFEST.format(root=root, out=tmp / "out"))
     build(load_manifest(tmp / "m.yaml"), workers=1, progress=False)
     return tmp

@@ -333,3 +333,34 @@ def test_a_lead_whose_qrs_points_down_is_measured_not_called_noise(data_dir):
         assert b.r_amplitude_mv == -a.r_amplitude_mv < 0
         checked += 1
     assert checked >= 10
+
+
+def test_mimic_answers_use_the_carts_measurements(fixture_tree, tmp_path):
+    """Where MIMIC ships machine measurements and the sample attaches the whole record, rate, PR,
+    QRS, QT/QTc and axis are the cart's (its 12-lead values), named "machine" in meta; a value it
+    marks not measurable (29999) stays absent."""
+    from ecgcorpus.features.machine import with_machine_values
+    from ecgcorpus.features.measure import Measurements
+
+    doc = (f'name: mm\nseed: 1\nsources: [{{name: mimic, root: "{fixture_tree}/mimic-iv-ecg"}}]\n'
+           f'builders: [{{type: features, params: {{samples_per_record: 2}}}}]\n'
+           f'output: {{dir: "{tmp_path}/out", max_quarantine_rate: 1}}\n')
+    (tmp_path / "m.yaml").write_text(doc)
+    build(load_manifest(tmp_path / "m.yaml"), workers=1, progress=False)
+    refs = {r.record_id: r for r in open_source("mimic", fixture_tree / "mimic-iv-ecg").scan()}
+    checked = 0
+    for row in rows(tmp_path / "out", "features"):
+        meta = json.loads(row["meta"])
+        mm = refs[row["ecgs"][0]["record_id"]].extra["measurements"]
+        got = meta["measurements"]
+        if mm["rr_interval"]:
+            assert got["rr_ms"] == mm["rr_interval"] and got["methods"]["rr_ms"] == "machine"
+        if mm["qrs_onset"] is not None and mm["qrs_end"] is not None:
+            assert got["qrs_ms"] == mm["qrs_end"] - mm["qrs_onset"] and got["methods"]["qrs_ms"] == "machine"
+        checked += 1
+    assert checked > 0
+    af = with_machine_values(Measurements(lead="II", fs=500.0, quality="ok", pr_ms=150, p_present=True),
+                             {"rr_interval": 600, "p_onset": None, "qrs_onset": 200, "qrs_end": 290, "t_end": 560,
+                              "qrs_axis": -20})
+    assert (af.heart_rate_bpm, af.qrs_ms, af.qt_ms, af.axis_deg) == (100, 90, 360, -20)
+    assert af.pr_ms is None and af.p_present is None and dict(af.methods)["pr_ms"] == "machine"

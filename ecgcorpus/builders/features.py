@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..errors import SourceError
 from ..features import FEATURES, Measurements, measure, wave_suffix
 from ..features.consistency import consistent
+from ..features.machine import with_machine_values
 from ..leads import require_canonical
 from ..prompts import load_prompts
 from ..sample import ECG_TOKEN, Sample, Segment
@@ -68,6 +69,9 @@ def measured_segment(ctx: BuildContext, ref: RecordRef, lead: str,
     profiled, start, stop = apply_profile(ecg, ctx.manifest.profile, ctx.rng)
     span = ecg if (start, stop) == (0, ecg.n_samples) else ecg.crop(start, stop)
     m = measure(span, lead, definitions)
+    machine = ref.extra.get("measurements")
+    if machine and definitions == "standard" and (start, stop) == (0, ecg.n_samples):
+        m = with_machine_values(m, machine)     # the cart's 12-lead values for the whole record
     if m.quality != "failed":
         m = consistent(m, ref)
     return Segment(ref=ref, ecg=profiled, start=start, native_stop=stop), m

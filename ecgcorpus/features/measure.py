@@ -63,16 +63,18 @@ class Measurements:
     r_peak_index: int | None = None
     t_peak_index: int | None = None
     axis_deg: int | None = None             # frontal QRS axis from leads I and aVF
+    methods: tuple[tuple[str, str], ...] = ()   # (field, method) where not neurokit2: ("pr_ms", "machine")
 
     @property
     def measured(self) -> dict[str, int | float | bool]:
         """The fields that hold a measurement."""
-        skip = {"lead", "fs", "definitions", "quality", "reasons"}
+        skip = {"lead", "fs", "definitions", "quality", "reasons", "methods"}
         return {k: v for k, v in asdict(self).items() if k not in skip and v is not None}
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["reasons"] = list(self.reasons)
+        d["methods"] = dict(self.methods)
         return d
 
 
