@@ -223,3 +223,57 @@ def test_usage_and_cost_reach_the_lock_and_summary(llm_build):
     assert llm_configs and all(t["llm_requests"] > 0 and t["llm_cost_usd"] > 0 for t in llm_configs.values())
     assert summary.stats == lock["stats"]
     assert any("llm_cost_usd" in line for line in summary.lines())
+
+
+TRANSLATE = """\
+name: translate
+seed: 2
+sources: [{{name: ptbxl, root: "{root}/ptbxl"}}]
+profile: {{duration_s: 10}}
+builders: [{{type: report, params: {{translate: true}}}}]
+llm: {{base_url: "{url}", model: test-model, cache: "{cache}", prices: {{test-model: {{input: 2.5, output: 10.0}}}}}}
+output: {{dir: "{out}", max_quarantine_rate: 1}}
+"""
+
+
+def test_reports_outside_english_are_translated_once_and_say_so(fixture_tree, tmp_path, monkeypatch):
+    """translate: true sends each German or Swedish report (its cleaned statements) to the model once;
+    its English statements answer, meta says llm_translation with the model and source language, the
+    cost is in the summary, and a rebuild sends nothing."""
+    from ecgcorpus.sources import open_source
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    refs = {r.record_id: r for r in open_source("ptbxl", fixture_tree / "ptbxl").scan()}
+    foreign = {rid for rid, r in refs.items() if r.report_lines and r.report_lang != "en"}
+    assert foreign
+    with FakeOpenAI() as server:
+        path = write_manifest(tmp_path / "m.yaml", fixture_tree, tmp_path / "out", server.url, tmp_path / "c.sqlite",
+                              TRANSLATE)
+        summary = build(load_manifest(path), workers=1, progress=False)
+        sent = server.chat_requests
+        assert sent == len(foreign) and summary.stats["report"]["llm_translations"] >= 1
+        assert summary.stats["report"]["llm_cost_usd"] > 0
+        translated = 0
+        for row in rows(tmp_path / "out", "report"):
+            meta = json.loads(row["meta"])
+            rid = meta["labels"][0]["record_id"]
+            if meta["report_source"] == "llm_translation":
+                translated += 1
+                assert rid in foreign and meta["report_lang"] == "en"
+                assert meta["translation"]["model"] and meta["translation"]["from"] == refs[rid].report_lang
+            else:
+                assert rid not in foreign
+        quarantined = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+        unusable = [q for q in quarantined if "translation unusable" in q["reason"]]
+        assert translated + len(unusable) == len(foreign) and translated
+        build(load_manifest(path, out_dir=str(tmp_path / "again")), workers=1, progress=False)
+        assert server.chat_requests == sent                                   # paid once
+
+
+def test_translate_without_an_llm_skips_the_config_and_says_why(fixture_tree, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    text = TRANSLATE.replace('base_url: "{url}", ', "")
+    path = write_manifest(tmp_path / "m.yaml", fixture_tree, tmp_path / "out", "", tmp_path / "c.sqlite", text)
+    summary = build(load_manifest(path), workers=1, progress=False)
+    assert summary.skipped["report"].startswith("translate: ") and not summary.samples

@@ -23,6 +23,7 @@ class ReportParams(BaseModel):
                                           # others become label text, or are skipped without labels_as_report
     labels_as_report: bool = True       # label-to-text for sources without report text
     ptbxl_translation: str | None = None  # CSV with ecg_id + report_en (e.g. fairseq-signals' translation)
+    translate: bool = False             # reports outside `languages` → English through the manifest's llm (cached)
 
 
 class ReportBuilder(Builder):
@@ -34,6 +35,45 @@ class ReportBuilder(Builder):
     def __init__(self, spec, manifest):
         super().__init__(spec, manifest)
         self._translations = _read_translations(self.params.ptbxl_translation)
+        self.llm = self.endpoint = self._session = None
+        self._disabled = None
+        if self.params.translate:
+            from ..llm.config import parse_config, resolve_endpoint
+
+            self.llm = parse_config(manifest.llm)
+            self.endpoint, why = resolve_endpoint(self.llm)
+            self._disabled = None if self.endpoint else f"translate: {why}"
+
+    def disabled_reason(self) -> str | None:
+        return self._disabled
+
+    def needs_translation(self, ref: RecordRef) -> bool:
+        """An LLM translation is asked for, and the written report is outside ``languages``."""
+        return (self.params.translate and bool(ref.report_lines) and not self.translated(ref)
+                and not report_in(ref, self.params.languages))
+
+    def translation_job(self, ref: RecordRef):
+        from ..llm.translate import translation_job
+
+        return translation_job(self.llm, self.endpoint, ref.report_lines, ref.report_lang)
+
+    def session(self):
+        if self._session is None:
+            from ..llm.session import LlmSession
+
+            self._session = LlmSession(self.endpoint)
+        return self._session
+
+    def prefetch(self, items: list[WorkItem]) -> None:
+        """The translations the items need, into the cache (the stage between plan and run)."""
+        jobs = [self.translation_job(item.refs[0]) for item in items if self.needs_translation(item.refs[0])]
+        if jobs:
+            from ..console import announce
+
+            session = self.session()
+            session.resolve(jobs)
+            announce(f"{self.config}: {len(jobs)} reports to translate, {self.endpoint.describe()} · "
+                     f"{session.summary()}")
 
     def translated(self, ref: RecordRef) -> bool:
         """Whether ``ref``'s report comes from the translation table (PTB-XL records, by ecg_id)."""
@@ -43,7 +83,27 @@ class ReportBuilder(Builder):
         if self.translated(ref):
             text = self._translations.get(ref.native_id)
             return [text] if text else []
+        if self.needs_translation(ref):
+            return list(ref.report_lines)        # stands for its translation, fetched in run()
         return statement_lines(ref, self.params.labels_as_report, self.params.languages)
+
+    def llm_translation(self, ref: RecordRef, ctx: BuildContext) -> tuple[list[str], dict]:
+        """The cached English statements of ``ref``'s report, and what ``meta`` records of them."""
+        job = self.translation_job(ref)
+        (out,) = self.session().resolve([job], send=self.llm.mode == "online", progress=False)
+        if not out.ok or len(out.value.statements) != len(ref.report_lines):
+            from ..llm.errors import LlmItemError
+
+            got = len(out.value.statements) if out.ok else out.detail
+            raise LlmItemError(ref.path, f"translation unusable ({out.status}: {got})", ref.record_id)
+        stats = ctx.stats
+        cost, _ = out.usage.cost(self.llm)
+        for key, value in (("llm_requests", out.usage.requests), ("llm_prompt_tokens", out.usage.prompt_tokens),
+                           ("llm_completion_tokens", out.usage.completion_tokens), ("llm_cost_usd", cost),
+                           ("llm_translations", 1)):
+            stats[key] = round(stats.get(key, 0) + value, 6)
+        return [s.strip() for s in out.value.statements], {"model": out.model, "request": out.keys[-1],
+                                                          "from": ref.report_lang}
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if self.report_lines(ref):
@@ -64,7 +124,10 @@ class ReportBuilder(Builder):
         else:
             index = int(ctx.rng.integers(len(prompts["questions"])))
             template_id, question = f"report-q{index:02d}", prompts["questions"][index]
-        answer = render_report(self.report_lines(ref), self.params.profile, self.params.faithful)
+        lines, translation = self.report_lines(ref), None
+        if self.needs_translation(ref):
+            lines, translation = self.llm_translation(ref, ctx)
+        answer = render_report(lines, self.params.profile, self.params.faithful)
         return [Sample(
             task=self.task,
             conversations=[{"from": "human", "value": f"{ECG_TOKEN}\n{question}"}, {"from": "gpt", "value": answer}],
@@ -73,10 +136,11 @@ class ReportBuilder(Builder):
                 "template_id": template_id,
                 "labels": label_meta(item.refs),
                 "profile": self.params.profile,
-                "report_source": "translation" if self.translated(ref) else
+                "report_source": "translation" if self.translated(ref) else "llm_translation" if translation else
                                  ("report" if report_in(ref, self.params.languages) else "labels"),
-                "report_lang": "en" if self.translated(ref) else
+                "report_lang": "en" if self.translated(ref) or translation else
                                (ref.report_lang if report_in(ref, self.params.languages) else "en"),
+                **({"translation": translation} if translation else {}),
             },
         )]
 
