@@ -243,3 +243,24 @@ def test_consistency(copy, edit, problem):
     rewrite(copy, first_train(copy), fn)
     found = codes(audit_corpus(copy))
     assert found["consistency"].level == "error" and problem in found["consistency"].examples[0]["problems"]
+
+
+def test_consistency_flags_an_absence_its_source_does_not_cover(qa_corpus, tmp_path):
+    import shutil
+
+    root = tmp_path / "qa"
+    shutil.copytree(qa_corpus, root)
+    shard = sorted((root / "data" / "qa").glob("*.parquet"))[0]
+    metas = [json.loads(m) for m in pq.read_table(shard, columns=["meta"]).column("meta").to_pylist()]
+    assert any(m["asserts"]["absent"] and m["asserts"]["covered"] for m in metas)
+    assert "consistency" not in codes(audit_corpus(root))
+
+    def fn(table):
+        metas = [json.loads(m) for m in table.column("meta").to_pylist()]
+        k = next(i for i, m in enumerate(metas) if m["asserts"]["absent"])
+        metas[k]["asserts"]["covered"] = []                 # as if the source annotated nothing exhaustively
+        return set_column(table, "meta", [json.dumps(m) for m in metas])
+
+    rewrite(root, shard, fn)
+    found = codes(audit_corpus(root))
+    assert "does not annotate exhaustively" in found["consistency"].examples[0]["problems"][0]

@@ -298,6 +298,10 @@ def _check_consistency(sid: str, meta: dict, answer: str, found: _Findings) -> N
 
     codes = {lab.get("snomed") for e in meta.get("labels", []) for lab in e.get("labels", []) if lab.get("snomed")}
     problems = contradictions(meta.get("measurements") or {}, codes)
+    asserts = meta.get("asserts") if isinstance(meta.get("asserts"), dict) else {}
+    uncovered = sorted(set(asserts.get("absent", [])) - set(asserts.get("covered", [])))
+    if uncovered:
+        problems.append(f"absent stated for {', '.join(uncovered)}, which its source does not annotate exhaustively")
     language = detect_report_language(answer.lower())
     if language in ("de", "sv"):
         problems.append(f"an answer in {'German' if language == 'de' else 'Swedish'}")

@@ -123,6 +123,11 @@ class LabelQABuilder(Builder):
 
     def _sample(self, kind: str, qa, segment, item: WorkItem, ctx: BuildContext) -> Sample:
         fields, answers, extra = qa
+        if extra.get("asserts", {}).get("absent"):
+            # What the source annotates exhaustively for this record, for the audit to check
+            # every stated absence against (only where something is stated absent).
+            coverage = item.refs[0].coverage or frozenset()
+            extra = {**extra, "asserts": {**extra["asserts"], "covered": sorted(coverage)}}
         prompts = load_prompts("label_qa")
         index = int(ctx.rng.integers(len(prompts[kind])))
         question = prompts[kind][index].format(**{k: v for k, v in fields.items() if not k.startswith("_")})
