@@ -109,7 +109,8 @@ def test_record_100_windows(rec100, start, stop, symbol, expected):
 
 
 def test_record_100_rhythm(rec100):
-    assert locate_rhythm(rec100, "N", 0, 3600, 650000).answer == "Duration: 0.1s-10.0s"
+    # the rhythm starts at sample 18 (0.05 s): numpy.round(0.05, 1) is 0.0 (half to even), as anyECG writes
+    assert locate_rhythm(rec100, "N", 0, 3600, 650000).answer == "Duration: 0.0s-10.0s"
     assert locate_rhythm(rec100, "AFIB", 0, 3600, 650000).answer == "No Atrial fibrillation Found"
 
 
@@ -227,3 +228,15 @@ def test_cli_localize(data_dir):
     assert result.exit_code == 1 and "not a PhysioNet beat" in result.output
     result = runner.invoke(main, ["localize", record + "x", "--start", "0", "--end", "3600", "--beat", "A"])
     assert result.exit_code == 1 and "no WFDB header" in result.output
+
+
+def test_interval_ends_round_as_numpy_round_does():
+    """anyECG's numpy.round(x, 1): 918/360 s is 2.6 (f"{x:.1f}" gives 2.5), ties go to even."""
+    import numpy as np
+
+    from ecgcorpus.localize.answer import format_seconds
+
+    assert format_seconds(918 / 360) == "2.6" and f"{918 / 360:.1f}" == "2.5"
+    for samples in range(0, 3600):
+        x = samples / 360
+        assert float(format_seconds(x)) == float(np.round(x, 1))
