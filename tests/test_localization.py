@@ -240,3 +240,25 @@ def test_interval_ends_round_as_numpy_round_does():
     for samples in range(0, 3600):
         x = samples / 360
         assert float(format_seconds(x)) == float(np.round(x, 1))
+
+
+def test_cli_localize_answers_a_file_of_windows_as_one_by_one(data_dir, tmp_path):
+    record = str(data_dir / "mitdb" / "100")
+    windows = [{"record": record, "start": 1922, "end": 5522, "beat": "A"},
+               {"record": record, "start": 305400, "end": 309000, "beat": "A"},
+               {"record": record, "start": 0, "end": 3600, "rhythm": "N"},
+               {"record": record, "start": 1922, "end": 5522, "beat": "L"}]
+    path = tmp_path / "windows.jsonl"
+    path.write_text("\n".join(json.dumps(w) for w in windows) + "\n")
+    runner = CliRunner()
+    batch = runner.invoke(main, ["localize", "--windows", str(path)])
+    assert batch.exit_code == 0, batch.output
+    answers = [json.loads(line) for line in batch.output.splitlines()]
+    for w, got in zip(windows, answers):
+        args = ["localize", record, "--start", str(w["start"]), "--end", str(w["end"])]
+        args += ["--beat", w["beat"]] if "beat" in w else ["--rhythm", w["rhythm"]]
+        assert got["answer"] == runner.invoke(main, args).output.strip()
+    assert [a["answer"] for a in answers][:2] == ["Duration: 0.0s-1.3s", "Duration: 0.3s-1.8s, 5.9s-7.4s"]
+    path.write_text(json.dumps({"record": record, "start": 0, "end": 99999999, "beat": "A"}) + "\n")
+    bad = runner.invoke(main, ["localize", "--windows", str(path)])
+    assert bad.exit_code == 1 and "windows.jsonl:1:" in bad.output and "650000" in bad.output
