@@ -264,3 +264,22 @@ def test_consistency_flags_an_absence_its_source_does_not_cover(qa_corpus, tmp_p
     rewrite(root, shard, fn)
     found = codes(audit_corpus(root))
     assert "does not annotate exhaustively" in found["consistency"].examples[0]["problems"][0]
+
+
+def test_quarantine_counts_by_reason_in_the_lock_and_the_audit(tmp_path, data_dir):
+    """The test copy of PTB-XL lists 500 rows for 12 records: 488 "header file not found" lines
+    are one row of the summary, in the lock and in the audit's stats and text."""
+    from click.testing import CliRunner
+
+    from ecgcorpus.cli import main
+
+    out = build_genuine('name: q\nsources: [{{name: ptbxl, root: "{data}/ptbxl"}}]\n'
+                        'profile: {{duration_s: 10}}\nbuilders: [{{type: report}}]\noutput: {{dir: "{out}"}}\n',
+                        data_dir, tmp_path)
+    lock = json.loads((out / "build.lock.json").read_text())["quarantine"]
+    assert lock["total"] == 488 and lock["by_reason"] == {"header file not found": 488}
+    assert lock["by_stage"] == {"scan": 488}
+    report = audit_corpus(out)
+    assert report.stats["quarantine"] == lock and report.stats["quarantined"] == 488
+    text = CliRunner().invoke(main, ["audit", str(out)]).output
+    assert "quarantined (488)" in text and "header file not found ×488" in text

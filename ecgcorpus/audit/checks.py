@@ -179,15 +179,19 @@ def audit_corpus(root) -> AuditReport:
     state.leakage()
     state.signal_duplicates()
     stats = state.stats()
-    stats["quarantined"] = _count_lines(corpus.root / "quarantine.jsonl")
+    stats["quarantined"], stats["quarantine"] = _quarantine(corpus.root / "quarantine.jsonl")
     return AuditReport(str(corpus.root), found.sorted(), stats, {"question": state.q_len, "answer": state.a_len})
 
 
-def _count_lines(path) -> int | None:
+def _quarantine(path) -> tuple[int | None, dict | None]:
+    """The quarantine's size and counts by stage, config and reason, read line by line."""
+    from ..engine.health import quarantine_summary
+
     if not path.exists():
-        return None
-    with open(path, "rb") as f:
-        return sum(1 for _ in f)
+        return None, None
+    with open(path, encoding="utf-8") as f:
+        summary = quarantine_summary(json.loads(line) for line in f if line.strip())
+    return summary["total"], summary
 
 
 def _check_lock(corpus: Corpus, found: _Findings) -> None:

@@ -29,6 +29,10 @@ def print_report(report: AuditReport, console=None) -> None:
     counts.add_row("answer chars", _fmt(stats["answer_chars"]))
     top = list(stats["labels"].items())[:8]
     counts.add_row("top labels", ", ".join(f"{k} {v}" for k, v in top) or "-")
+    quarantine = stats.get("quarantine") or {}
+    if quarantine.get("total"):
+        reasons = list(quarantine["by_reason"].items())[:6]
+        counts.add_row(f"quarantined ({quarantine['total']})", "; ".join(f"{k} ×{v}" for k, v in reasons))
     console.print(counts)
     findings = Table(title="Findings")
     for col in ("level", "check", "count", "what", "example"):

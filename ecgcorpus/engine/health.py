@@ -23,6 +23,19 @@ def reason_kind(reason: str) -> str:
     return _VARYING.sub("…", reason.split(" (")[0])[:100]
 
 
+def quarantine_summary(entries) -> dict:
+    """Counts of quarantine entries by stage, by config, and by reason (ids and numbers folded, so
+    800k "file missing" lines are one row), commonest first."""
+    stages, configs, reasons, total = Counter(), Counter(), Counter(), 0
+    for entry in entries:
+        total += 1
+        stages[entry.get("stage") or "?"] += 1
+        configs[entry.get("config") or "(scan)"] += 1
+        reasons[reason_kind(entry.get("reason") or "")] += 1
+    return {"total": total, "by_stage": dict(sorted(stages.items())), "by_config": dict(sorted(configs.items())),
+            "by_reason": dict(reasons.most_common())}
+
+
 def top_reasons(entries: list[dict], n: int = 3) -> str:
     counts = Counter(reason_kind(entry["reason"]) for entry in entries)
     return "; ".join(f"{reason} ×{k}" for reason, k in counts.most_common(n))

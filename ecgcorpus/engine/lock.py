@@ -8,6 +8,7 @@ from importlib import metadata
 
 from .. import __version__
 from .plan import Plan
+from .health import quarantine_summary
 from .portable import portable
 from .shard import UnitResult
 
@@ -26,10 +27,6 @@ def dependency_versions() -> dict[str, str | None]:
 
 
 def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict]) -> dict:
-    reasons: dict[str, int] = {}
-    for entry in quarantine:
-        key = entry["reason"].split(":")[0][:80]
-        reasons[key] = reasons.get(key, 0) + 1
     return {
         "ecgcorpus": __version__,
         "python": platform.python_version(),
@@ -40,7 +37,7 @@ def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict])
         "inputs": plan.inputs,
         "shards": [{"path": r.relpath, "rows": r.rows, "sha256": r.sha256, "unit_id": r.unit_id}
                    for r in sorted(results, key=lambda r: r.relpath) if r.rows],
-        "quarantine": {"total": len(quarantine), "by_reason": dict(sorted(reasons.items()))},
+        "quarantine": quarantine_summary(quarantine),
         "stats": builder_stats(plan, results),
     }
 
