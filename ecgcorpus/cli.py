@@ -205,8 +205,11 @@ def labels_map(source: str):
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Reuse finished shards of the same manifest; --no-resume deletes the output and starts over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document (also when it fails).")
+@click.option("--dry-run", is_flag=True, help="Plan only: records, missing files, items per config and split, "
+              "shards, estimated size. Builds nothing, writes nothing.")
 @user_errors
-def build(manifest: str, out_dir: str | None, workers: int | None, executor: str, resume: bool, as_json: bool):
+def build(manifest: str, out_dir: str | None, workers: int | None, executor: str, resume: bool, as_json: bool,
+          dry_run: bool):
     """Build the corpus MANIFEST describes (sharded Parquet, lock file, dataset card, quarantine).
 
     Exit 1 when a config ends with no samples or quarantines more than output.max_quarantine_rate
@@ -218,6 +221,13 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
     spec = load_manifest(manifest, out_dir=out_dir)
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
+    if dry_run:
+        from .engine.dry_run import dry_run as plan_only
+        from .engine.dry_run import dry_run_lines
+
+        report = plan_only(spec)
+        click.echo(json.dumps(report) if as_json else "\n".join(dry_run_lines(report)))
+        return
     try:
         summary = run_build(spec, workers=workers, resume=resume, executor=executor)
     except BuildIncomplete as exc:

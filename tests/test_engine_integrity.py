@@ -245,3 +245,26 @@ def test_image_configs_are_byte_identical_across_workers_and_fresh_processes(dat
         assert len(shards) >= 4
         digests.append({str(p.relative_to(out)): p.read_bytes() for p in shards})
     assert digests[0] == digests[1] == digests[2]
+
+
+def test_dry_run_plans_without_building_and_names_missing_files(data_dir, tmp_path):
+    """The test copy of PTB-XL lists 500 rows for 12 records: the dry run counts the 488 missing
+    files and shows the first ones, gives work items per config and split, shards and an estimated
+    size, and creates nothing."""
+    import json
+
+    (tmp_path / "m.yaml").write_text(f'name: dry\nsources: [{{name: ptbxl, root: "{data_dir}/ptbxl"}}]\n'
+                                     f'profile: {{duration_s: 10}}\nbuilders: [{{type: report}}]\n'
+                                     f'output: {{dir: "{tmp_path}/out"}}\n')
+    result = cli("build", tmp_path / "m.yaml", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sources"]["ptbxl"] == {"records": 12, "quarantined_at_scan": 488}
+    assert report["missing_files"]["count"] == 488 and len(report["missing_files"]["first"]) == 5
+    assert all(not path.startswith("/") for path in report["missing_files"]["first"])
+    items = report["configs"]["report"]["items"]
+    assert sum(items.values()) == 12 and report["configs"]["report"]["shards"] >= 1
+    assert report["estimated_bytes"] >= 12 * 12 * 5000 * 2                    # 12 records of 12 × 5000 int16
+    assert not (tmp_path / "out").exists()
+    text = cli("build", tmp_path / "m.yaml", "--dry-run")
+    assert "missing files: 488" in text.stdout and "dry run" in text.stdout

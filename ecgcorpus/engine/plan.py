@@ -48,6 +48,7 @@ class Plan:
     record_counts: dict[str, int] = field(default_factory=dict)
     builders: list[Builder] = field(default_factory=list)   # one per manifest builder, as planned
     items_per_config: dict[str, int] = field(default_factory=dict)
+    row_bytes: dict[str, int] = field(default_factory=dict)  # config → estimated bytes per sample
 
     def items(self, config: str) -> list[WorkItem]:
         """The config's work items, in unit order."""
@@ -176,7 +177,7 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
     duplicate = next((c for c in configs if configs.count(c) > 1), None)
     if duplicate:
         raise EcgCorpusError(f"two builders write config {duplicate!r}: give one of them another `config:` name")
-    builders, items_per_config = [], {}
+    builders, items_per_config, estimates = [], {}, {}
     for index, spec in enumerate(manifest.builders):
         builder = (builders_by_config or {}).get(spec.config_name) or builder_class(spec.type)(spec, manifest)
         builders.append(builder)
@@ -195,6 +196,7 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
         storages = {scanned[key].storage_dtype for key in keys if scanned[key].refs}
         layout = choose_layout(builder, manifest, usable, storages)
         rows = rows_per_shard(manifest, builder, layout, usable)
+        estimates[builder.config] = row_bytes(builder, layout, usable)
         items_per_config[builder.config] = 0
         for split in SPLITS:
             # Builders plan one split at a time: an item never mixes records of two splits.
@@ -211,7 +213,7 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
                 units.append(Unit(_unit_id(manifest, spec, split, shard_index, chunk), builder.config, split,
                                   index, chunk, shard_index, len(chunks), layout))
     counts = {key: len(source.refs) for key, source in scanned.items()}
-    return Plan(manifest, units, quarantine, inputs, counts, builders, items_per_config)
+    return Plan(manifest, units, quarantine, inputs, counts, builders, items_per_config, estimates)
 
 
 def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef],
@@ -237,13 +239,18 @@ def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef],
     return SignalLayout(dtype, len(leads), int(round(profile.duration_s * fs)))
 
 
-def rows_per_shard(manifest: Manifest, builder: Builder, layout: SignalLayout, refs: list[RecordRef]) -> int:
-    out = manifest.output
+def row_bytes(builder: Builder, layout: SignalLayout, refs: list[RecordRef]) -> int:
+    """About how many bytes one of the config's samples stores (before compression)."""
     if layout.fixed:
         signal = layout.n_leads * layout.n_samples * _BYTES[layout.dtype]
     else:
         signal = max((len(r.leads) * r.n_samples for r in refs), default=1) * _BYTES[layout.dtype]
-    per_row = builder.estimated_row_bytes(signal)
+    return builder.estimated_row_bytes(signal)
+
+
+def rows_per_shard(manifest: Manifest, builder: Builder, layout: SignalLayout, refs: list[RecordRef]) -> int:
+    out = manifest.output
+    per_row = row_bytes(builder, layout, refs)
     rows = max(1, int(out.target_shard_mb * 2**20 // max(per_row, 1)))
     return min(rows, out.max_rows_per_shard) if out.max_rows_per_shard else rows
 
