@@ -7,7 +7,7 @@
    (plan, load, profile, Arrow, zstd Parquet, lock, card), with 1 worker and with one per core.
    Prints build rate / loader rate for each. And the writer floor: the build's own shards read
    back and written again with the build's Parquet settings (int16 fixed-size lists, delta
-   encoding, zstd), nothing else: the rate no build with this schema can pass on this machine.
+   encoding, zstd), nothing else: the rate no build with this schema can pass on the same host.
 2. Memory: peak RSS of a one-worker build on N records and on scale×N records (separate processes).
 """
 

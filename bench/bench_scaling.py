@@ -62,7 +62,7 @@ def _spin(n: int = 4_000_000) -> int:
 
 
 def machine_ceiling() -> float:
-    """Speed-up of two processes over one on pure CPU work: what this machine allows right now."""
+    """Speed-up of two processes over one on pure CPU work: what the host allows right now."""
     t0 = time.perf_counter()
     _spin(), _spin()
     serial = time.perf_counter() - t0
@@ -101,7 +101,7 @@ def main() -> None:
           f"{args.repeats} runs each: 1 worker {' '.join(f'{t:.1f}' for t in one)} s, "
           f"2 workers {' '.join(f'{t:.1f}' for t in two)} s")
     print(f"median: 1 worker {t1:.1f} s ({per_core:.0f} rec/s), 2 workers {t2:.1f} s, speed-up {t1 / t2:.2f}x "
-          f"(this machine's ceiling in the same run: {ceiling:.2f}x on a pure CPU loop), identical shards: {same}")
+          f"(the host's ceiling in the same run: {ceiling:.2f}x on a pure CPU loop), identical shards: {same}")
     print(f"PROJECTION (not measured): MIMIC-IV-ECG {args.builder} build, records/s per core measured here x cores")
     for cores in (1, 16, 64, 256):
         hours = MIMIC_RECORDS / (per_core * cores) / 3600

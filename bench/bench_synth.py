@@ -3,7 +3,7 @@
 The reference draws what ecg-image-kit draws with matplotlib (1 mm / 5 mm grid lines one by
 one, 12 lead segments + the lead II rhythm strip, calibration pulses, labels, header text) and
 saves a PNG at the same DPI: the straightforward way, measured here in the same run. Ours is
-timed plain, with ecg-image-kit's full feature set (its 7.1 s run in issue 5: "wrinkles +
+timed plain, with ecg-image-kit's full feature set (its 7.1 s "wrinkles +
 augmentation + header + QR", i.e. header, QR code, wrinkles and creases, and its augmentation:
 rotation, crop, colour temperature, noise) and with every distortion we have (that set plus
 handwriting, stamp, perspective, blur, JPEG artefacts), each image written as PNG. Single core: the reference runs in a second process, strictly alternating with
@@ -34,7 +34,7 @@ from ecgcorpus.synth import PageOptions, render  # noqa: E402
 from ecgcorpus.synth.layout import PULSE_GAP_MM, PULSE_S, parse_layout, plan_page  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "ptbxl"
-ECG_IMAGE_KIT_S = {"plain": 2.0, "full": 7.1}   # measured on this machine (issue 5), median of 8
+ECG_IMAGE_KIT_S = {"plain": 2.0, "full": 7.1}   # ecg-image-kit's own s/image, median of 8 runs
 # What ecg-image-kit's "full" run turned on (wrinkles, augmentation, header, QR), in our names: its
 # wrinkles are our wrinkles and creases, its augmentation our rotation, crop, color and noise, and
 # its print_header our default header. Handwritten text was not part of that run.
@@ -143,7 +143,7 @@ def main() -> None:
     print(f"   of which (medians) render {kit_render:.3f} s, PNG encode {kit_encode:.3f} s, file write {kit_write:.3f} s")
     print(f"ecgcorpus.synth all distortions:   {s_full:.3f} s/image  ({s_mpl / s_full:.1f}x faster than the "
           f"reference's plain page)")
-    print(f"against ecg-image-kit on this machine ({ECG_IMAGE_KIT_S['plain']} s plain, "
+    print(f"against ecg-image-kit's recorded times ({ECG_IMAGE_KIT_S['plain']} s plain, "
           f"{ECG_IMAGE_KIT_S['full']} s full): {ECG_IMAGE_KIT_S['plain'] / s_plain:.0f}x plain, "
           f"{ECG_IMAGE_KIT_S['full'] / s_kit:.0f}x its full set, {ECG_IMAGE_KIT_S['full'] / s_full:.0f}x with all of ours "
           f"(target: its full set <= 0.15 s/image, 50x)")
