@@ -337,12 +337,14 @@ def test_cinc_copies_of_other_databases_are_not_cpsc_records(data_dir, tmp_path)
     assert "copy of PTB-XL" in reasons["cpsc2018-cinc:HR00003"] and "Georgia" in reasons["cpsc2018-cinc:E00001"]
 
 
-def test_a_same_size_edit_to_a_signal_file_changes_the_plan(data_dir, tmp_path):
+@pytest.mark.parametrize("dedupe", ["first", "keep"])    # by the fingerprints; by the files' content
+def test_a_same_size_edit_to_a_signal_file_changes_the_plan(data_dir, tmp_path, dedupe):
     from ecgcorpus.engine.plan import make_plan
     from ecgcorpus.manifest import load_manifest
 
     root = existing_ptbxl(data_dir, tmp_path)
-    doc = f'name: edit\nsources: [{{name: ptbxl, root: "{root}"}}]\nbuilders: [{{type: report}}]\n'
+    doc = (f'name: edit\ndedupe: {dedupe}\nsources: [{{name: ptbxl, root: "{root}"}}]\n'
+           'builders: [{type: report}]\n')
     (tmp_path / "m.yaml").write_text(doc)
     before = make_plan(load_manifest(tmp_path / "m.yaml")).digest
     dat = next(root.rglob("*_hr.dat"))

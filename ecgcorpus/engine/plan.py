@@ -90,7 +90,7 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
         if manifest.dedupe != "keep":
             refs, signals = fingerprint_refs(src, spec.key, refs, seen, quarantine, manifest.dedupe)
         scanned[spec.key] = ScannedSource(spec.key, refs, src.storage_dtype)
-        inputs[spec.key] = fingerprint_inputs(spec.root, refs)
+        inputs[spec.key] = fingerprint_inputs(spec.root, refs, signals_fingerprinted=signals is not None)
         if signals is not None:            # content, not sizes: a same-size edit changes the plan
             inputs[spec.key]["signals_sha256"] = signals
         if src.table_encodings:            # tables read with the declared fallback, not as UTF-8
@@ -100,13 +100,16 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
     return scanned, quarantine, inputs
 
 
-SMALL_FILE = 1 << 20    # record files up to this size (headers, annotations) enter the digest by content
+SMALL_FILE = 1 << 20    # record files up to this size enter the digest by content, larger ones by size
+TEXT_FILE_SUFFIXES = (".hea", ".atr")    # headers and annotations: labels live here, never in the fingerprint
 
 
-def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
+def fingerprint_inputs(root: str, refs: list[RecordRef], signals_fingerprinted: bool = False) -> dict:
     """sha256 of the metadata files at the root, and a digest of every record file: its content
-    when small (headers, annotations: a same-size label edit shows), its size otherwise (signal
-    files' content is in ``signals_sha256``, from the fingerprints)."""
+    when small (headers, annotations: a same-size label edit shows), its size otherwise. When the
+    scan fingerprinted every signal (``signals_sha256``), signal files enter by size: their
+    content is already in the digest, and reading each of them a second time would double the
+    scan's I/O."""
     metadata = {}
     for name in sorted(os.listdir(root)):
         path = os.path.join(root, name)
@@ -123,7 +126,8 @@ def fingerprint_inputs(root: str, refs: list[RecordRef]) -> dict:
             if size is None:
                 continue
             name = listing.relative(folder, stem + ext)
-            if size <= SMALL_FILE:
+            by_content = ext in TEXT_FILE_SUFFIXES or not signals_fingerprinted
+            if by_content and size <= SMALL_FILE:
                 with open(os.path.join(folder, stem + ext), "rb") as f:
                     size = hashlib.sha256(f.read()).hexdigest()
             sizes.update(f"{name}:{size}\n".encode())
