@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
 
 
 def file_sha256(path: str) -> str:
@@ -12,3 +16,13 @@ def file_sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@contextmanager
+def atomic_open(path: str, mode: str = "w") -> Iterator[IO]:
+    """A file that appears at ``path`` whole or not at all: written beside it, then renamed over
+    it. The temporary name carries the process id, so workers writing one folder never collide."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as f:
+        yield f
+    os.replace(tmp, path)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..corpus import LICENSE_NAME, LOCK_NAME, QUARANTINE_NAME
 from ..errors import EcgCorpusError
+from ..files import atomic_open
 from ..manifest import Manifest
 from ..console import announce
 from .card import render_card, render_license
@@ -197,18 +198,11 @@ def finish_output(out_dir: str, plan: Plan, results: list[UnitResult], quarantin
             os.remove(path)
     roots = {spec.key: spec.root for spec in plan.manifest.sources}
     quarantine = portable_quarantine(quarantine, roots)     # published: no local paths
-    tmp = os.path.join(out_dir, QUARANTINE_NAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_open(os.path.join(out_dir, QUARANTINE_NAME)) as f:
         for entry in quarantine:
             f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-    os.replace(tmp, os.path.join(out_dir, QUARANTINE_NAME))
     write_json(os.path.join(out_dir, LOCK_NAME), lock_document(plan, results, quarantine))
-    write_text(os.path.join(out_dir, LICENSE_NAME), render_license(plan))
-    write_text(os.path.join(out_dir, "README.md"), render_card(plan, results, quarantine, out_dir))
-
-
-def write_text(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    with atomic_open(os.path.join(out_dir, LICENSE_NAME)) as f:
+        f.write(render_license(plan))
+    with atomic_open(os.path.join(out_dir, "README.md")) as f:
+        f.write(render_card(plan, results, quarantine, out_dir))

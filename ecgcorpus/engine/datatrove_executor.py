@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from ..console import log_level
 from ..errors import EcgCorpusError
+from ..files import atomic_open
 from ..manifest import ClusterSpec, Manifest
 from .plan import Unit
 from .shard import STATE_DIR, read_failure, read_marker, run_unit
@@ -38,13 +39,11 @@ class UnitStore:
         for blob in blobs:
             offsets.append(offsets[-1] + len(blob))
         head = pickle.dumps((manifest, out_dir, offsets), protocol=pickle.HIGHEST_PROTOCOL)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
+        with atomic_open(path, "wb") as f:
             f.write(len(head).to_bytes(8, "little"))
             f.write(head)
             for blob in blobs:
                 f.write(blob)
-        os.replace(tmp, path)
 
     def unit(self, rank: int) -> tuple[Unit, Manifest, str]:
         with open(self.path, "rb") as f:

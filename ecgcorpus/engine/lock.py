@@ -7,6 +7,7 @@ import platform
 from importlib import metadata
 
 from .. import __version__
+from ..files import atomic_open
 from .plan import Plan
 from .health import quarantine_summary
 from .portable import portable
@@ -53,10 +54,6 @@ def builder_stats(plan: Plan, results: list[UnitResult]) -> dict[str, dict[str, 
 
 
 def write_json(path: str, doc: dict) -> None:
-    import os
-
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         json.dump(doc, f, indent=2, sort_keys=True, ensure_ascii=False)
         f.write("\n")
-    os.replace(tmp, path)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from ..builders import BuildContext, builder_class
 from ..errors import EcgCorpusError, SourceError
-from ..files import file_sha256
+from ..files import atomic_open, file_sha256
 from ..manifest import Manifest
 from .plan import Unit
 from .schema import samples_to_table
@@ -161,10 +161,8 @@ def marker_path(out_dir: str, unit_id: str) -> str:
 def write_marker(out_dir: str, result: UnitResult) -> None:
     path = marker_path(out_dir, result.unit_id)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
+    with atomic_open(path) as f:
         f.write(result.to_json())
-    os.replace(tmp, path)
 
 
 def read_marker(out_dir: str, unit: Unit) -> UnitResult | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import openai
 
+from ..files import atomic_open
 from .cache import ResponseCache, usage_of
 from .config import Endpoint
 from .errors import LlmError
@@ -35,12 +36,11 @@ def batch_line(key: str, body: dict[str, Any]) -> str:
 def write_requests(path: str, requests: Iterable[Request]) -> int:
     """Write Batch API input JSONL atomically; returns the number of lines."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp, n = f"{path}.tmp", 0
-    with open(tmp, "w", encoding="utf-8") as f:
+    n = 0
+    with atomic_open(path) as f:
         for key, body in requests:
             f.write(batch_line(key, body))
             n += 1
-    os.replace(tmp, path)
     return n
 
 
