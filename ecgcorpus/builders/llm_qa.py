@@ -150,10 +150,6 @@ class LlmQaBuilder(Builder):
         return None
 
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
-        """The work items, without sending anything."""
-        return self.items(refs)
-
-    def items(self, refs: list[RecordRef]) -> list[WorkItem]:
         """The work items, without sending anything: one per record, or one patient's group of ECGs."""
         return self.group(refs) if self.comparison else [WorkItem((ref,)) for ref in refs]
 
