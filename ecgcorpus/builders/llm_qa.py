@@ -306,8 +306,4 @@ class LlmQaBuilder(Builder):
         usage = Usage()
         for out in (*generated, *scored):
             usage.merge(out.usage)
-        cost, _ = usage.cost(self.llm)
-        for key, value in (("llm_requests", usage.requests), ("llm_prompt_tokens", usage.prompt_tokens),
-                           ("llm_completion_tokens", usage.completion_tokens), ("llm_cost_usd", cost),
-                           ("llm_samples", kept), ("llm_dropped_low_quality", dropped)):
-            stats[key] = stats.get(key, 0) + value
+        usage.count_into(stats, self.llm, llm_samples=kept, llm_dropped_low_quality=dropped)

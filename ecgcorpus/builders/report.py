@@ -96,12 +96,7 @@ class ReportBuilder(Builder):
 
             got = len(out.value.statements) if out.ok else out.detail
             raise LlmItemError(ref.path, f"translation unusable ({out.status}: {got})", ref.record_id)
-        stats = ctx.stats
-        cost, _ = out.usage.cost(self.llm)
-        for key, value in (("llm_requests", out.usage.requests), ("llm_prompt_tokens", out.usage.prompt_tokens),
-                           ("llm_completion_tokens", out.usage.completion_tokens), ("llm_cost_usd", cost),
-                           ("llm_translations", 1)):
-            stats[key] = round(stats.get(key, 0) + value, 6)
+        out.usage.count_into(ctx.stats, self.llm, llm_translations=1)
         return [s.strip() for s in out.value.statements], {"model": out.model, "request": out.keys[-1],
                                                           "from": ref.report_lang}
 

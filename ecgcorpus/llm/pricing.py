@@ -55,6 +55,15 @@ class Usage:
             total += usd * (config.batch_discount if mode == "batch" else 1.0)
         return round(total, 6), unpriced
 
+    def count_into(self, stats: dict, config: LlmConfig, **counters: int) -> None:
+        """Add requests, tokens, cost and ``counters`` to a builder's ``BuildContext.stats`` (the
+        lock's per-config totals), rounded to 6 places like the lock."""
+        cost, _ = self.cost(config)
+        for key, value in (("llm_requests", self.requests), ("llm_prompt_tokens", self.prompt_tokens),
+                           ("llm_completion_tokens", self.completion_tokens), ("llm_cost_usd", cost),
+                           *counters.items()):
+            stats[key] = round(stats.get(key, 0) + value, 6)
+
     def describe(self, config: LlmConfig) -> str:
         usd, unpriced = self.cost(config)
         cost = f"${usd:.4f}" + (f" (no price for {', '.join(unpriced)}: set llm.prices)" if unpriced else "")
