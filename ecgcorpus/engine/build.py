@@ -196,8 +196,7 @@ def finish_output(out_dir: str, plan: Plan, results: list[UnitResult], quarantin
     for path in glob.glob(os.path.join(out_dir, "data", "**", "*.parquet"), recursive=True):
         if path not in expected:  # a shard of an older layout of the same plan cannot exist; be safe
             os.remove(path)
-    roots = {spec.key: spec.root for spec in plan.manifest.sources}
-    quarantine = portable_quarantine(quarantine, roots)     # published: no local paths
+    quarantine = portable_quarantine(quarantine, plan.manifest.sources)     # published: no local paths
     with atomic_open(os.path.join(out_dir, QUARANTINE_NAME)) as f:
         for entry in quarantine:
             f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")

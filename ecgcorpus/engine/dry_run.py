@@ -21,8 +21,7 @@ def dry_run(manifest: Manifest) -> dict:
     plan = make_plan(manifest)
     scan = [q for q in plan.quarantine if q.get("stage") == "scan"]
     per_source = Counter(q.get("source") for q in scan)
-    roots = {spec.key: spec.root for spec in manifest.sources}
-    missing = portable_quarantine([q for q in scan if any(word in q["reason"] for word in MISSING)], roots)
+    missing = portable_quarantine([q for q in scan if any(word in q["reason"] for word in MISSING)], manifest.sources)
     configs: dict[str, dict] = defaultdict(lambda: {"items": {}, "shards": 0})
     for unit in plan.units:
         entry = configs[unit.config]

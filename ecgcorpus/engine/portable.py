@@ -31,8 +31,10 @@ def portable(value: Any) -> Any:
     return value
 
 
-def portable_quarantine(entries: list[dict], roots: dict[str, str]) -> list[dict]:
-    """Quarantine entries with ``file`` relative to the root of the entry's source (``source`` key)."""
+def portable_quarantine(entries: list[dict], sources) -> list[dict]:
+    """Quarantine entries with ``file`` relative to the root of the entry's source (``source``: a
+    key of the manifest's ``sources``, the SourceSpecs)."""
+    roots = {spec.key: spec.root for spec in sources}
     out = []
     for entry in entries:
         root = roots.get(entry.get("source") or "")
