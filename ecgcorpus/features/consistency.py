@@ -36,16 +36,12 @@ def consistent(m: Measurements, ref: RecordRef) -> Measurements:
     if no_p:
         m = replace(m, pr_ms=None, p_present=None, p_amplitude_mv=None, p_peak_index=None,
                     reasons=m.reasons + (f"no P wave or PR interval under {' and '.join(no_p)}",))
-    wide = sorted(WIDE_QRS[c] for c in codes & WIDE_QRS.keys())
-    if wide and m.qrs_ms is not None and m.qrs_ms < BBB_QRS_MS:
-        raise _contradiction(ref, f"measured QRS {m.qrs_ms} ms on lead {m.lead}", wide[0], f"≥ {BBB_QRS_MS} ms")
-    rate = m.heart_rate_bpm
-    slow = sorted(SLOW[c] for c in codes & SLOW.keys())
-    if slow and rate is not None and rate > BRADY_BPM:
-        raise _contradiction(ref, f"measured rate {rate} bpm", slow[0], f"≤ {BRADY_BPM} bpm")
-    fast = sorted(FAST[c] for c in codes & FAST.keys())
-    if fast and rate is not None and rate < TACHY_BPM:
-        raise _contradiction(ref, f"measured rate {rate} bpm", fast[0], f"≥ {TACHY_BPM} bpm")
+    violations = _violations(codes, m.qrs_ms, m.heart_rate_bpm)
+    if violations:
+        what, value, label, bound = violations[0]
+        measured = f"measured QRS {value} ms on lead {m.lead}" if what == "qrs" else f"measured rate {value} bpm"
+        raise SourceError(ref.path, f"measurement contradicts the labels: {measured}, but the record is labelled "
+                          f"{label} ({bound})", ref.record_id)
     return m
 
 
@@ -56,19 +52,22 @@ def contradictions(values: dict, codes: set[str]) -> list[str]:
     no_p = sorted(NO_P_WAVE[c] for c in codes & NO_P_WAVE.keys())
     if no_p and (values.get("pr_ms") is not None or values.get("p_present")):
         out.append(f"a P wave or PR interval stated under {no_p[0]}")
-    wide = sorted(WIDE_QRS[c] for c in codes & WIDE_QRS.keys())
-    if wide and values.get("qrs_ms") is not None and values["qrs_ms"] < BBB_QRS_MS:
-        out.append(f"QRS {values['qrs_ms']} ms under {wide[0]}")
-    rate = values.get("heart_rate_bpm")
-    slow = sorted(SLOW[c] for c in codes & SLOW.keys())
-    if slow and rate is not None and rate > BRADY_BPM:
-        out.append(f"rate {rate} bpm under {slow[0]}")
-    fast = sorted(FAST[c] for c in codes & FAST.keys())
-    if fast and rate is not None and rate < TACHY_BPM:
-        out.append(f"rate {rate} bpm under {fast[0]}")
+    for what, value, label, _ in _violations(codes, values.get("qrs_ms"), values.get("heart_rate_bpm")):
+        out.append(f"QRS {value} ms under {label}" if what == "qrs" else f"rate {value} bpm under {label}")
     return out
 
 
-def _contradiction(ref: RecordRef, measured: str, label: str, expected: str) -> SourceError:
-    return SourceError(ref.path, f"measurement contradicts the labels: {measured}, but the record is labelled "
-                       f"{label} ({expected})", ref.record_id)
+def _violations(codes: set[str], qrs_ms: int | None, rate: int | None) -> list[tuple[str, int, str, str]]:
+    """(what, value, label, bound) for each value a label rules out (QRS first, then the rate):
+    one set of rules for the build (``consistent``) and the audit (``contradictions``)."""
+    out = []
+    wide = sorted(WIDE_QRS[c] for c in codes & WIDE_QRS.keys())
+    if wide and qrs_ms is not None and qrs_ms < BBB_QRS_MS:
+        out.append(("qrs", qrs_ms, wide[0], f"≥ {BBB_QRS_MS} ms"))
+    slow = sorted(SLOW[c] for c in codes & SLOW.keys())
+    if slow and rate is not None and rate > BRADY_BPM:
+        out.append(("rate", rate, slow[0], f"≤ {BRADY_BPM} bpm"))
+    fast = sorted(FAST[c] for c in codes & FAST.keys())
+    if fast and rate is not None and rate < TACHY_BPM:
+        out.append(("rate", rate, fast[0], f"≥ {TACHY_BPM} bpm"))
+    return out
