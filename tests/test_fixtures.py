@@ -16,7 +16,6 @@ import pytest
 import scipy.io
 import wfdb
 from openpyxl import load_workbook
-from scipy.signal import find_peaks
 
 from ecgcorpus.fixtures import write_fixtures
 from ecgcorpus.fixtures.figshare import csv_numbers
@@ -310,9 +309,10 @@ def test_mitdb_premature_beats_come_early(fixture_tree):
 # --- labels backed by the signal ------------------------------------------------------------------------
 
 def _rr(signal: np.ndarray, fs: int) -> np.ndarray:
-    x = np.abs(np.diff(signal))
-    peaks, _ = find_peaks(x, height=0.4 * np.percentile(x, 99.5), distance=int(0.3 * fs))
-    return np.diff(peaks) / fs
+    import neurokit2 as nk
+
+    _, info = nk.ecg_peaks(nk.ecg_clean(signal, sampling_rate=fs), sampling_rate=fs)
+    return np.diff(info["ECG_R_Peaks"]) / fs
 
 
 def test_rhythm_labels_match_the_signal(fixture_tree):

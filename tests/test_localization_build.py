@@ -12,6 +12,7 @@ from ecgcorpus.builders.localization import LocalizationBuilder
 from ecgcorpus.engine.build import build
 from ecgcorpus.localize import parse_answer
 from ecgcorpus.localize.annotated import locate_beats
+from ecgcorpus.localize.answer import round_tenth
 from ecgcorpus.localize.compose import Piece, compose_strip
 from ecgcorpus.localize.detect import consensus_r_peaks
 from ecgcorpus.manifest import BuilderSpec, Manifest, load_manifest
@@ -195,7 +196,7 @@ def test_composed_strips_join_seamlessly_at_r_peaks(tmp_path, fixture_tree):
             after = peaks[peaks > cut["sample"]][0] - cut["sample"]
             assert abs(after / ecg["fs"] - cut["before_r_s"]) <= 0.03
         # the answer: the spans of the episode pieces
-        expected = [(round(p["strip_start"] / ecg["fs"], 1), round(p["strip_stop"] / ecg["fs"], 1))
+        expected = [(round_tenth(p["strip_start"] / ecg["fs"]), round_tenth(p["strip_stop"] / ecg["fs"]))
                     for p in pieces if p["episode"]]
         spans = parse_answer(r["conversations"][1]["value"])
         if m["placement"] == "negative":

@@ -228,7 +228,8 @@ class ComparisonBuilder(Builder):
             vi, vj = getattr(g.m[i], key), getattr(g.m[j], key)
             fields.update(i=i + 1, j=j + 1, feature=feature.name)
             answer = texts[kind].format(
-                feature=feature.name, value_i=feature.value_text(vi), value_j=feature.value_text(vj),
+                feature=feature.name, value_i=feature.value_text(vi, beside_name=True),
+                value_j=feature.value_text(vj, beside_name=True),
                 ecg_i=g.name(i), ecg_j=g.name(j), gap=g.gap(i, j), delta=_delta(vj - vi, feature.unit, kind))
             facts.update(ecgs=[i + 1, j + 1], feature=key, values=[vi, vj])
         else:  # fastest

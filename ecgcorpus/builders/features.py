@@ -121,7 +121,8 @@ class FeaturesBuilder(Builder):
             condition = feature.conditions[int(ctx.rng.integers(len(feature.conditions)))]
             holds = condition.holds(value)
             question = prompts["close"][index].format(feature=feature.name, condition=condition.phrase)
-            answer = prompts["close_answer"]["yes" if holds else "no"].format(feature=feature.name, value=value_text)
+            answer = prompts["close_answer"]["yes" if holds else "no"].format(
+                feature=feature.name, value=feature.value_text(value, beside_name=True))
             extra = {"condition": condition.id, "answer": "yes" if holds else "no"}
         else:
             order = [int(i) for i in ctx.rng.permutation(len(feature.bins))]

@@ -39,7 +39,9 @@ def consistent(m: Measurements, ref: RecordRef) -> Measurements:
     violations = _violations(codes, m.qrs_ms, m.heart_rate_bpm)
     if violations:
         what, value, label, bound = violations[0]
-        measured = f"measured QRS {value} ms on lead {m.lead}" if what == "qrs" else f"measured rate {value} bpm"
+        how = dict(m.methods).get("qrs_ms")
+        where = f"({how})" if how else f"on lead {m.lead}"
+        measured = f"measured QRS {value} ms {where}" if what == "qrs" else f"measured rate {value} bpm"
         raise SourceError(ref.path, f"measurement contradicts the labels: {measured}, but the record is labelled "
                           f"{label} ({bound})", ref.record_id)
     return m

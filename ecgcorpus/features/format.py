@@ -37,12 +37,15 @@ class Feature:
     conditions: tuple[Condition, ...] = ()
     note: str = ""                             # appended to every value, e.g. the QTc formula
 
-    def value_text(self, value: float) -> str:
+    def value_text(self, value: float, beside_name: bool = False) -> str:
+        """``value`` with its unit, and the method note unless the feature's name, written
+        ``beside_name``, already says it ("the QTc (Bazett) is 475 ms", not "… 475 ms (Bazett)")."""
         if self.unit == "°":
             text = f"{int(value):+d}°"
         else:
             text = f"{int(value)} {self.unit}"
-        return f"{text} ({self.note})" if self.note else text
+        noted = self.note and not (beside_name and self.note in self.name)
+        return f"{text} ({self.note})" if noted else text
 
     def bin_of(self, value: float) -> int:
         for i, (lo, hi, _) in enumerate(self.bins):

@@ -4,8 +4,9 @@ Every value is Optional: what neurokit2 could not find stays None (never a defau
 ``reasons`` says why. Two sets of definitions:
 
 - ``standard`` (default): ``ecg_clean`` → ``ecg_peaks`` → ``ecg_delineate(method="prominence")``;
-  per beat PR = P onset → QRS onset, QRS = QRS onset → QRS offset, QT = QRS onset → T offset,
-  each the median over the beats where both ends were found; rate from the mean RR; QTc by Bazett
+  per beat PR = P onset → QRS onset, QT = QRS onset → T offset, each the median over the beats
+  where both ends were found; QRS over several leads (global_qrs.py: earliest onset to latest
+  offset, named in ``methods``), or on the one lead where that cannot be measured; rate from the mean RR; QTc by Bazett
   (QT / √RR). On genuine PTB-XL records the ``dwt`` delineator places QRS onsets/offsets 50–100 ms
   outside the complex (QRS ≈ 180–230 ms on normal ECGs), ``prominence`` gives 70–100 ms.
 - ``ecgchat``: ECG-Chat's ``signal_analysis.py`` (YubaoZhao/ECG-Chat): ``method="dwt"``, PR = P onset
@@ -24,6 +25,7 @@ from typing import Literal
 import numpy as np
 
 from ..types import ECG
+from .global_qrs import global_qrs_ms
 
 Definitions = Literal["standard", "ecgchat"]
 
@@ -78,14 +80,15 @@ class Measurements:
         return d
 
 
-def measure(ecg: ECG, lead: str = "II", definitions: Definitions = "standard") -> Measurements:
-    """Measure ``lead`` of ``ecg``; leads I and aVF, when present, give the axis."""
+def measure(ecg: ECG, lead: str = "II", definitions: Definitions = "standard", multilead: bool = True) -> Measurements:
+    """Measure ``lead`` of ``ecg``; leads I and aVF, when present, give the axis, and with
+    ``multilead`` (standard definitions) the QRS is taken over all leads."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # neurokit2 warns on every short or noisy record
-        return _measure(ecg, lead, definitions)
+        return _measure(ecg, lead, definitions, multilead)
 
 
-def _measure(ecg: ECG, lead: str, definitions: Definitions) -> Measurements:
+def _measure(ecg: ECG, lead: str, definitions: Definitions, multilead: bool) -> Measurements:
     import neurokit2 as nk
 
     base = Measurements(lead=lead, fs=float(ecg.fs), definitions=definitions)
@@ -120,6 +123,8 @@ def _measure(ecg: ECG, lead: str, definitions: Definitions) -> Measurements:
         out = _ecgchat(out, r, rr, waves)
     else:
         out = _standard(out, clean, r, rr, waves)
+        if multilead:
+            out = _with_global_qrs(out, ecg.crop(offset, offset + x.size), r, upright)
     out = replace(out, axis_deg=_axis(ecg, r + offset, fs))
     complete = all(v is not None for v in (out.rr_ms, out.pr_ms, out.qrs_ms, out.qt_ms))
     return replace(out, quality="ok" if complete else "partial")
@@ -239,6 +244,17 @@ def _standard(out: Measurements, clean: np.ndarray, r: np.ndarray, rr: np.ndarra
         else:  # a delineator cannot tell a missing wave from a missed one: absence is never claimed
             reasons.append(f"{wave.upper()} wave found in {found.size} of {r.size} beats")
     return replace(out, reasons=tuple(reasons), **fields)
+
+
+def _with_global_qrs(out: Measurements, ecg: ECG, r: np.ndarray, upright: np.ndarray) -> Measurements:
+    """QRS from the earliest onset to the latest offset over the leads (global_qrs.py), where it
+    can be measured; otherwise the one lead's value stays and the reason is kept."""
+    value, how = global_qrs_ms(ecg, r, upright, out.fs)
+    lo, hi = PLAUSIBLE_MS["qrs"]
+    if value is None or not lo <= value <= hi:
+        reason = how if value is None else f"global QRS {value} ms outside {lo}–{hi} ms"
+        return replace(out, reasons=out.reasons + (reason,))
+    return replace(out, qrs_ms=value, methods=tuple(sorted(dict(out.methods, qrs_ms=how).items())))
 
 
 # --- ECG-Chat definitions ------------------------------------------------------------------------
