@@ -46,6 +46,7 @@ class RecordRef:
     sex: str | None = None               # "M" / "F"
     report_lines: tuple[str, ...] = ()   # the report's statements (MIMIC: report_0..report_17)
     source_key: str | None = None        # the manifest's key of the source entry (set by the engine)
+    record_path: str | None = None       # ``path`` relative to the source's root, as the release names it (engine)
     split: str | None = None             # train / validation / test (set by the engine)
     coverage: frozenset[str] | None = None   # label keys exhaustively annotated (Source.label_coverage; engine)
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)

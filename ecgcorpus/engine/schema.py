@@ -39,6 +39,8 @@ def ecg_struct(layout: SignalLayout) -> pa.StructType:
     return pa.struct([
         ("record_id", pa.string()),
         ("source", pa.string()),
+        ("source_key", pa.string()),    # the manifest's name for the source entry
+        ("path", pa.string()),          # the record's path in its release, relative to the source root
         ("patient_id", pa.string()),
         ("fs", pa.float64()),
         ("leads", pa.list_(pa.string())),
@@ -81,7 +83,7 @@ def hf_features(layout: SignalLayout) -> dict:
         "id": string, "task": string, "split": string,
         "conversations": {"feature": {"from": string, "value": string}, "_type": "List"},
         "ecgs": {"feature": {
-            "record_id": string, "source": string, "patient_id": string,
+            "record_id": string, "source": string, "source_key": string, "path": string, "patient_id": string,
             "fs": {"dtype": "float64", "_type": "Value"},
             "leads": {"feature": string, "_type": "List"},
             "start": {"dtype": "int64", "_type": "Value"}, "stop": {"dtype": "int64", "_type": "Value"},
@@ -120,6 +122,8 @@ def _ecg_structs(segments, layout: SignalLayout) -> pa.StructArray:
     fields = [
         pa.array([seg.ref.record_id for seg in segments], pa.string()),
         pa.array([seg.ref.source for seg in segments], pa.string()),
+        pa.array([seg.ref.source_key for seg in segments], pa.string()),
+        pa.array([seg.ref.record_path for seg in segments], pa.string()),
         pa.array([seg.ref.patient_id for seg in segments], pa.string()),
         pa.array([float(seg.ecg.fs) for seg in segments], pa.float64()),
         pa.array([list(seg.ecg.leads) for seg in segments], pa.list_(pa.string())),
