@@ -9,17 +9,28 @@ from .cli_common import user_errors
 
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["llava", "anyecg", "meit", "sharegpt"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["llava", "sharegpt", "anyecg", "meit", "ecgchat"]), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
-              help="Folder for {config}_{split}.json(l), ecgs/ and images/ (paths in the files are relative to it).")
-@click.option("--signals", type=click.Choice(["npy", "wfdb"]), default="npy", show_default=True,
-              help="ECG files: float32 mV .npy (leads × samples) or WFDB records.")
+              help="Folder for {config}_{split}.json(l) and the ECG/image files (paths in the files are relative to it).")
+@click.option("--signals", type=click.Choice(["npy", "wfdb", "link", "copy", "source"]), default=None,
+              help="ECG files. llava/sharegpt: npy (float32 mV, leads × samples; default) or wfdb. meit/ecgchat: "
+                   "wfdb. anyecg: the original records, linked (default) or copied into {dataset}/ folders, "
+                   "or referenced where they lie (source).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
+              help="The manifest the corpus was built from (anyecg: where the original records lie).")
+@click.option("--lists", is_flag=True, help="anyecg: ecg_path as a list on every row (anyECG's stage3 files).")
 @user_errors
-def export(directory: str, fmt: str, out_dir: str, signals: str):
-    """Write the corpus in a trainer's format (LLaVA JSON, anyECG JSON, MEIT JSONL, ShareGPT/LLaMA-Factory)."""
+def export(directory: str, fmt: str, out_dir: str, signals: str | None, manifest: str | None, lists: bool):
+    """Write the corpus in a trainer's format: LLaVA JSON, ShareGPT/LLaMA-Factory, anyECG JSON (by
+    reference, with ecg_dir.json), MEIT JSONL, ECG-Chat's LLaVA-ECG JSON."""
     from .export import export_corpus
 
-    for name, n in export_corpus(directory, fmt, out_dir, signals).items():
+    roots = None
+    if manifest:
+        from .manifest import load_manifest
+
+        roots = {spec.key: spec.root for spec in load_manifest(manifest).sources}
+    for name, n in export_corpus(directory, fmt, out_dir, signals, roots=roots, lists=lists).items():
         click.echo(f"{name}: {n} records")
 
 

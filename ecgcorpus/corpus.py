@@ -81,11 +81,16 @@ class Corpus:
         return shard, table.slice(index, 1).to_pylist()[0]
 
 
-def ecg_to_mv(ecg: dict):
-    """A stored ECG struct (as a Python dict) → float64 array (leads × samples) in mV."""
+def ecg_to_mv(ecg: dict, dtype="float64"):
+    """A stored ECG struct (as a Python dict) → array (leads × samples) in mV; WFDB's "no sample"
+    value (−32768, MIMIC's gaps, stored as is in int16 configs) becomes NaN."""
     import numpy as np
 
-    signal = np.asarray(ecg["signal"], dtype=np.float64)
-    gain = np.asarray(ecg["gain"], dtype=np.float64)[:, None]
-    baseline = np.asarray(ecg["baseline"], dtype=np.float64)[:, None]
-    return (signal - baseline) / gain
+    from .sources.wfdb_io import WFDB_INVALID_16
+
+    signal = np.asarray(ecg["signal"], dtype=dtype)
+    if signal.ndim != 2:                       # an ECG with no samples
+        signal = signal.reshape(len(ecg["leads"]), -1)
+    gain = np.asarray(ecg["gain"], dtype=dtype)[:, None]
+    baseline = np.asarray(ecg["baseline"], dtype=dtype)[:, None]
+    return np.where(signal == WFDB_INVALID_16, np.nan, (signal - baseline) / gain).astype(dtype, copy=False)

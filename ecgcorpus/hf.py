@@ -16,13 +16,10 @@ import numpy as np
 
 
 def signal_mv(ecg: dict) -> np.ndarray:
-    """One stored ECG struct (a dict) → float32 (leads × samples) in mV."""
-    signal = np.asarray(ecg["signal"], dtype=np.float32)
-    if signal.ndim != 2:                       # an ECG with no samples
-        signal = signal.reshape(len(ecg["leads"]), -1)
-    baseline = np.asarray(ecg["baseline"], dtype=np.float32)[:, None]
-    gain = np.asarray(ecg["gain"], dtype=np.float32)[:, None]
-    return (signal - baseline) / gain
+    """One stored ECG struct (a dict) → float32 (leads × samples) in mV, NaN where no sample."""
+    from .corpus import ecg_to_mv
+
+    return ecg_to_mv(ecg, "float32")
 
 
 def to_mv(batch: dict) -> dict:

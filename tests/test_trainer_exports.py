@@ -1,0 +1,218 @@
+"""Exports that each paper's training code reads unchanged: their loading paths, re-expressed here
+(see target-corpora.md), run on our exports of corpora built from genuine and fixture records."""
+
+import json
+import os
+
+import datasets
+import numpy as np
+import pytest
+import wfdb
+from click.testing import CliRunner
+
+from ecgcorpus.cli import main
+from ecgcorpus.corpus import Corpus, ecg_to_mv
+from ecgcorpus.engine.build import build
+from ecgcorpus.errors import EcgCorpusError
+from ecgcorpus.export import export_corpus
+from ecgcorpus.manifest import load_manifest
+
+ANYECG_MANIFEST = """\
+name: anyecg-mini
+seed: 11
+sources:
+  - {{name: mimic, root: "{fixtures}/mimic-iv-ecg", limit: 6}}
+  - {{name: wfdb-annotated, root: "{data}/mitdb", alias: mitdb}}
+profile: {{fs: null, leads: null, duration_s: 10, crop: start}}
+splits: {{ratios: {{train: 0.5, validation: 0.25, test: 0.25}}}}
+builders:
+  - {{type: report, config: report, sources: [mimic], params: {{profile: anyecg}}}}
+  - type: localization
+    config: location
+    sources: [mitdb]
+    params:
+      profile: anyecg
+      beat_types: [A, V]
+      windows: [{{task: location, length_s: 10}}]
+      windows_per_type: 2
+      datasets: {{mitdb: mit_bih_arrhythmia}}
+output: {{dir: "{out}", max_rows_per_shard: 50}}
+"""
+
+
+def records(folder) -> dict[str, list[dict]]:
+    out = {}
+    for path in sorted(folder.glob("*.json*")):
+        if path.name == "ecg_dir.json":
+            continue
+        text = path.read_text()
+        out[path.stem] = [json.loads(line) for line in text.splitlines()] if path.suffix == ".jsonl" else json.loads(text)
+    return out
+
+
+def anyecg_collate(export_dir, row: dict) -> tuple[np.ndarray, list[str]]:
+    """anyECG's Collate_Fn: os.path.join(ecg_dir[dataset], ecg_path) → wfdb.rdsamp → [ecg_start:ecg_end]."""
+    ecg_dir = json.loads((export_dir / "ecg_dir.json").read_text())
+    folder = ecg_dir[row["dataset"]]
+    folder = folder if os.path.isabs(folder) else os.path.join(export_dir, folder)  # anyECG's ecg_dir holds absolute paths
+    signal, fields = wfdb.rdsamp(os.path.join(folder, row["ecg_path"]))
+    if "ecg_start" in row:
+        signal = signal[row["ecg_start"]:row["ecg_end"]]
+    return signal, fields["sig_name"]
+
+
+def stored_by_record(corpus_dir) -> dict[str, dict]:
+    return {row["id"]: row for _, row in Corpus(corpus_dir).rows()}
+
+
+def same_signal(loaded: tuple[np.ndarray, list[str]], ecg: dict) -> None:
+    """The loaded samples equal the stored ones, lead by lead (matched by name: a release's channel
+    order and spelling, e.g. PTB-XL's AVL or MIT-BIH's MLII, are not ours)."""
+    signal, names = loaded
+    column = {name.lower().removeprefix("ml"): i for i, name in enumerate(names)}
+    ours = ecg_to_mv(ecg)
+    assert signal.shape == (ours.shape[1], ours.shape[0])
+    for lead, values in zip(ecg["leads"], ours):
+        np.testing.assert_allclose(signal[:, column[lead.lower()]], values, atol=1e-3, err_msg=lead)
+
+
+@pytest.fixture(scope="module")
+def anyecg_corpus(data_dir, fixture_tree, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("anyecg")
+    manifest = tmp / "m.yaml"
+    manifest.write_text(ANYECG_MANIFEST.format(fixtures=fixture_tree, data=data_dir, out=tmp / "out"))
+    build(load_manifest(manifest), workers=1, progress=False)
+    return tmp / "out", manifest
+
+
+@pytest.mark.parametrize("signals", ["link", "copy", "source"])
+def test_anyecg_rows_load_through_anyecgs_collate_path(anyecg_corpus, tmp_path, signals):
+    corpus, manifest = anyecg_corpus
+    out = tmp_path / "x"
+    result = CliRunner().invoke(main, ["export", str(corpus), "--format", "anyecg", "--manifest", str(manifest),
+                                       "--out", str(out), "--signals", signals])
+    assert result.exit_code == 0, result.output
+    ecg_dir = json.loads((out / "ecg_dir.json").read_text())
+    assert set(ecg_dir) == {"mimic", "mit_bih_arrhythmia"}
+    if signals == "source":
+        assert all(os.path.isabs(v) for v in ecg_dir.values()) and not (out / "mimic").exists()
+    else:
+        assert ecg_dir == {"mimic": "mimic", "mit_bih_arrhythmia": "mit_bih_arrhythmia"}
+        assert (out / "mimic" / "files").is_dir() and (os.path.islink(out / "mit_bih_arrhythmia" / "100.dat")
+                                                       == (signals == "link"))
+    stored = stored_by_record(corpus)
+    by_path = {}
+    for row in stored.values():
+        ecg = row["ecgs"][0]
+        by_path.setdefault((ecg["path"], ecg["start"]), row)
+    files = records(out)
+    tasks = set()
+    for name, rows in files.items():
+        for rec in rows:
+            tasks.add(rec["task"])
+            assert isinstance(rec["ecg_path"], str)                 # single-ECG rows, as stage1/stage2 write them
+            if rec["task"] == "report":
+                assert set(rec) == {"question", "answer", "ecg_path", "dataset", "task"}
+                assert rec["dataset"] == "mimic" and rec["ecg_path"].startswith("files/p") and rec["answer"].startswith("Report: ")
+                row = by_path[(rec["ecg_path"], 0)]
+            else:
+                assert set(rec) == {"question", "answer", "ecg_path", "dataset", "task", "abnormal_type", "ecg_start",
+                                    "ecg_end"}
+                assert rec["dataset"] == "mit_bih_arrhythmia" and rec["ecg_path"] == "100"
+                assert rec["ecg_end"] - rec["ecg_start"] == 3600           # 10 s at the record's 360 Hz
+                row = by_path[(rec["ecg_path"], rec["ecg_start"])]
+            same_signal(anyecg_collate(out, rec), row["ecgs"][0])
+    assert tasks == {"report", "location"}
+
+
+def test_anyecg_rows_and_released_rows_load_as_one_table(anyecg_corpus, tmp_path):
+    corpus, manifest = anyecg_corpus
+    export_corpus(str(corpus), "anyecg", str(tmp_path), roots={s.key: s.root for s in load_manifest(manifest).sources})
+    ours = [r for rows in records(tmp_path).values() for r in rows]
+    # rows as anyECG's data/stage1.json, stage2.json and ecgqa_train.json write them (target-corpora.md)
+    released = {
+        "report": [{"question": "Give me the report of this ECG.", "answer": "Report: Sinus rhythm with PAC(s)., Borderline ECG",
+                    "ecg_path": "files/p1000/p10000032/s40689238/40689238", "dataset": "mimic", "task": "report"}],
+        "location": [{"question": "Where does the Premature ventricular contraction appear in this ECG?",
+                      "answer": "Duration: 1.9s-3.1s", "ecg_path": "e0103", "dataset": "european_st_t",
+                      "task": "location", "abnormal_type": "V", "ecg_start": 1000, "ecg_end": 3500}],
+    }
+    for task, theirs in released.items():
+        mine = [r for r in ours if r["task"] == task]
+        assert mine
+        table = datasets.Dataset.from_list(theirs + mine)
+        assert table.num_rows == len(mine) + 1 and table.features["ecg_path"].dtype == "string"
+
+
+def test_anyecg_lists_option_and_image_configs(anyecg_corpus, tmp_path):
+    corpus, manifest = anyecg_corpus
+    roots = {s.key: s.root for s in load_manifest(manifest).sources}
+    export_corpus(str(corpus), "anyecg", str(tmp_path), roots=roots, lists=True)
+    assert all(isinstance(r["ecg_path"], list) for rows in records(tmp_path).values() for r in rows)
+    with pytest.raises(EcgCorpusError, match="pass --manifest"):
+        export_corpus(str(corpus), "anyecg", str(tmp_path / "y"))
+
+
+def test_non_wfdb_records_are_written_as_windows(corpus, tmp_path):
+    """SPH (HDF5) and CPSC2018 (MAT) records cannot be read by wfdb.rdsamp where they lie: the stored
+    window is written as a WFDB record instead; PTB-XL and Chapman rows point at the release."""
+    roots = {s.key: s.root for s in load_manifest(corpus.parent / "m.yaml").sources}
+    export_corpus(str(corpus), "anyecg", str(tmp_path), roots=roots, signals="source")
+    stored = stored_by_record(corpus)
+    seen = set()
+    for rows in records(tmp_path).values():
+        for rec in rows:
+            seen.add(rec["dataset"])
+            loaded = anyecg_collate(tmp_path, rec)
+            if rec["dataset"] == "ecgcorpus_windows":
+                row = stored[rec["ecg_path"].rsplit("_", 1)[0]]
+                assert row["ecgs"][0]["source"] in ("sph", "cpsc2018")
+            else:
+                (row,) = [r for r in stored.values() if r["ecgs"][0]["path"] == rec["ecg_path"]]
+                assert rec["dataset"] == {"ptbxl": "ptbxl", "chapman": "csn"}[row["ecgs"][0]["source"]]
+            # report rows attach the record's first 10 s; the whole genuine records are 10 s long
+            same_signal((loaded[0][:row["ecgs"][0]["stop"] - row["ecgs"][0]["start"]], loaded[1]), row["ecgs"][0])
+    assert seen == {"ptbxl", "csn", "ecgcorpus_windows"}
+
+
+def test_meit_jsonl_is_read_by_meits_collator(data_dir, tmp_path):
+    """MEIT: {dataset, id, ecg_path, messages} with an empty user turn; wfdb.rdsamp(join(export, ecg_path))
+    gives the 12 leads; a config not built with profile meit is refused."""
+    from genuine_corpus import build_genuine
+
+    manifest = ("name: meit-mini\nseed: 3\nsources:\n  - {{name: ptbxl, root: \"{data}/ptbxl\", limit: 10}}\n"
+                "profile: {{duration_s: 10}}\nbuilders:\n  - {{type: report, params: {{profile: meit, languages: null}}}}\n"
+                "output: {{dir: \"{out}\"}}\n")
+    corpus = build_genuine(manifest, data_dir, tmp_path)
+    export_corpus(str(corpus), "meit", str(tmp_path / "x"))
+    stored = stored_by_record(corpus)
+    rows = [r for rs in records(tmp_path / "x").values() for r in rs]
+    assert rows
+    for i, rec in enumerate(sorted(rows, key=lambda r: int(r["id"].split("_")[1]))):
+        assert set(rec) == {"dataset", "id", "ecg_path", "messages"} and rec["dataset"] == "ptbxl"
+        assert [m["role"] for m in rec["messages"]] == ["user", "assistant"] and rec["messages"][0]["content"] == ""
+        assert rec["messages"][1]["content"] == rec["messages"][1]["content"].lower()
+        signal, fields = wfdb.rdsamp(os.path.join(tmp_path / "x", rec["ecg_path"]))
+        assert signal.shape[1] == 12
+        same_signal((signal, fields["sig_name"]), stored[os.path.basename(rec["ecg_path"]).rsplit("_", 1)[0]]["ecgs"][0])
+
+
+def test_meit_and_ecgchat_refuse_what_they_cannot_read(corpus, tmp_path):
+    with pytest.raises(EcgCorpusError, match="profile: meit"):
+        export_corpus(str(corpus), "meit", str(tmp_path / "m"))
+    with pytest.raises(EcgCorpusError, match="writes signals as wfdb"):
+        export_corpus(str(corpus), "ecgchat", str(tmp_path / "e"), signals="npy")
+
+
+def test_ecgchat_llava_json_is_read_by_its_loader(corpus, tmp_path):
+    """ECG-Chat (LLaVA-ECG): {ecg: WFDB path, conversations}, `<ecg>\\n` opening the first human turn."""
+    export_corpus(str(corpus), "ecgchat", str(tmp_path))
+    stored = stored_by_record(corpus)
+    rows = [r for rs in records(tmp_path).values() for r in rs]
+    assert len(rows) == len(stored)
+    for rec in rows:
+        first = rec["conversations"][0]
+        assert first["from"] == "human" and first["value"].startswith("<ecg>\n")
+        assert sum(t["value"].count("<ecg>") for t in rec["conversations"]) == 1
+        signal, fields = wfdb.rdsamp(os.path.join(tmp_path, rec["ecg"]))
+        same_signal((signal, fields["sig_name"]), stored[rec["id"]]["ecgs"][0])
