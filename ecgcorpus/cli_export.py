@@ -9,7 +9,7 @@ from .cli_common import user_errors
 
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["llava", "sharegpt", "anyecg", "meit", "ecgchat"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["llava", "sharegpt", "anyecg", "meit", "ecgchat", "pulse"]), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Folder for {config}_{split}.json(l) and the ECG/image files (paths in the files are relative to it).")
 @click.option("--signals", type=click.Choice(["npy", "wfdb", "link", "copy", "source"]), default=None,
@@ -22,7 +22,7 @@ from .cli_common import user_errors
 @user_errors
 def export(directory: str, fmt: str, out_dir: str, signals: str | None, manifest: str | None, lists: bool):
     """Write the corpus in a trainer's format: LLaVA JSON, ShareGPT/LLaMA-Factory, anyECG JSON (by
-    reference, with ecg_dir.json), MEIT JSONL, ECG-Chat's LLaVA-ECG JSON."""
+    reference, with ecg_dir.json), MEIT JSONL, ECG-Chat's LLaVA-ECG JSON, PULSE's LLaVA-image JSON."""
     from .export import export_corpus
 
     roots = None

@@ -230,6 +230,7 @@ builders:
   - {{type: image, config: img, params: {{base: report, dpi: 100}}}}
   - {{type: image, config: img_aug, params: {{base: report, variant: augmented, dpi: 100, probability: 1.0,
                                              format: png}}}}
+  - {{type: image, config: img_aug_jpeg, params: {{base: report, variant: augmented, dpi: 100, probability: 1.0}}}}
 output: {{dir: out, max_rows_per_shard: 2}}
 """
 
@@ -245,6 +246,13 @@ def test_image_configs_are_byte_identical_across_workers_and_fresh_processes(dat
         assert len(shards) >= 4
         digests.append({str(p.relative_to(out)): p.read_bytes() for p in shards})
     assert digests[0] == digests[1] == digests[2]
+    # augmented pages default to JPEG (bench_page_format.py), standard ones stay PNG
+    import pyarrow.parquet as pq
+
+    magic = {cfg: {img["bytes"][:3] for path in sorted((tmp_path / "out0" / "data" / cfg).glob("*.parquet"))
+                   for row in pq.read_table(path, columns=["images"]).to_pylist() for img in row["images"]}
+             for cfg in ("img", "img_aug_jpeg")}
+    assert magic == {"img": {b"\x89PN"}, "img_aug_jpeg": {b"\xff\xd8\xff"}}
 
 
 def test_dry_run_plans_without_building_and_names_missing_files(data_dir, tmp_path):

@@ -2,6 +2,7 @@
 (see target-corpora.md), run on our exports of corpora built from genuine and fixture records."""
 
 import json
+import re
 import os
 
 import datasets
@@ -216,3 +217,64 @@ def test_ecgchat_llava_json_is_read_by_its_loader(corpus, tmp_path):
         assert sum(t["value"].count("<ecg>") for t in rec["conversations"]) == 1
         signal, fields = wfdb.rdsamp(os.path.join(tmp_path, rec["ecg"]))
         same_signal((signal, fields["sig_name"]), stored[rec["id"]]["ecgs"][0])
+
+
+PULSE_MANIFEST = """\
+name: pulse-mini
+seed: 4
+sources:
+  - {{name: ptbxl, root: "{data}/ptbxl", limit: 12}}
+  - {{name: mimic, root: "{fixtures}/mimic-iv-ecg", limit: 3}}
+profile: {{duration_s: 10}}
+splits: {{ratios: {{train: 1.0}}}}
+builders:
+  - {{type: image, config: report, params: {{base: report, dpi: 100, base_params: {{languages: null}}}}}}
+  - {{type: image, config: report_aug, params: {{base: report, variant: augmented, dpi: 100, probability: 1.0,
+                                             base_params: {{languages: null}}}}}}
+  - {{type: image, config: qa, sources: [ptbxl], params: {{base: label_qa, dpi: 100}}}}
+output: {{dir: "{out}"}}
+"""
+
+
+def test_pulse_rows_are_read_by_llavas_loader(data_dir, fixture_tree, tmp_path):
+    """PULSE (LLaVA-image): Image.open(os.path.join(image_folder, image)) and `<image>\\n` first; ids
+    `{source}-{record}`, ECGInstruct's folders and names, standard and augmented pages apart."""
+    from PIL import Image
+
+    (tmp_path / "m.yaml").write_text(PULSE_MANIFEST.format(data=data_dir, fixtures=fixture_tree, out=tmp_path / "out"))
+    build(load_manifest(tmp_path / "m.yaml"), workers=1, progress=False)
+    stored = stored_by_record(tmp_path / "out")
+    out = tmp_path / "x"
+    export_corpus(str(tmp_path / "out"), "pulse", str(out))
+    files = records(out)
+    by_image = {}
+    for name, rows in files.items():
+        for rec in rows:
+            assert set(rec) == {"id", "image", "conversations", "metadata"}
+            assert rec["conversations"][0]["value"].startswith("<image>\n")
+            assert set(rec["metadata"]) == {"subtask", "type", "source"}
+            source = rec["metadata"]["source"]
+            folder, rest = rec["image"].split("/", 1)
+            assert folder == (source + "_aug" if name.startswith("report_aug") else source)
+            if source == "mimic":
+                assert re.fullmatch(r"mimic-\d{8}", rec["id"])
+                assert re.fullmatch(rf"p\d{{4}}/p\d{{8}}/s(\d{{8}})/\1-\d\.(png|jpg)", rest) and rest.split("/")[2][1:] == rec["id"][6:]
+            else:
+                assert source == "ptb-xl" and re.fullmatch(r"ptb-xl-\d{5}", rec["id"])
+                assert re.fullmatch(rf"{rec['id'][7:]}_hr-\d\.(png|jpg)", rest)
+            assert rest.endswith(".jpg" if folder.endswith("_aug") else ".png")
+            with Image.open(os.path.join(out, rec["image"])) as page:
+                assert page.convert("RGB").size[0] > 500
+            by_image.setdefault(rec["image"], set()).add((out / rec["image"]).read_bytes())
+            if rec["metadata"]["subtask"] == "report":
+                assert rec["metadata"]["type"] == "open"
+            else:
+                assert rec["metadata"]["subtask"] in ("rhythm", "morphology")
+                assert rec["metadata"]["type"] in ("close", "mcq")
+    assert {r["metadata"]["source"] for rows in files.values() for r in rows} == {"mimic", "ptb-xl"}
+    # each page file is the stored image of the rows naming it, and distinct pages get distinct k
+    pages = {img["bytes"] for row in stored.values() for img in row["images"]}
+    assert all(len(blobs) == 1 and blobs <= pages for blobs in by_image.values())
+    assert len(by_image) == len(pages)
+    with pytest.raises(EcgCorpusError, match="pulse"):
+        export_corpus(str(tmp_path / "out"), "pulse", str(tmp_path / "y"), signals="npy")

@@ -37,7 +37,10 @@ class ImageParams(BaseModel):
     base_params: dict[str, Any] = Field(default_factory=dict)
     variant: Literal["standard", "augmented"] = "standard"
     layout: str = "auto"                      # 3x4+II for 12 leads, one strip per lead for reduced sets
-    format: Literal["png", "jpeg"] = "png"
+    # None: PNG for standard pages, JPEG for augmented ones. bench/bench_page_format.py: a standard
+    # page is 0.37x the bytes as PNG (line art compresses); an augmented, photo-like page is 4.4x
+    # smaller and 5.8x faster to encode as JPEG, and lands near ECGInstruct's ~1.8 MB per page.
+    format: Literal["png", "jpeg"] | None = None
     jpeg_quality: int = Field(default=92, ge=30, le=100)
     dpi: int = Field(default=200, ge=100, le=300)
     paper: Literal["letter", "a4"] = "letter"
@@ -65,6 +68,10 @@ class ImageParams(BaseModel):
             except EcgCorpusError as exc:
                 raise ValueError(str(exc)) from None
         return v
+
+    @property
+    def encoding(self) -> str:
+        return self.format or ("jpeg" if self.variant == "augmented" else "png")
 
     def page(self) -> PageOptions:
         return PageOptions(layout=self.layout, paper=self.paper, dpi=self.dpi, speed=self.speed, gain=self.gain,
@@ -121,7 +128,7 @@ class ImageBuilder(Builder):
         the ecginstruct fixture build at 200 dpi (PNG: 0.18 standard, 1.17–1.32 augmented)."""
         width_mm, height_mm = PAPERS_MM[self.params.paper]
         pixels = width_mm * height_mm * (self.params.dpi / 25.4) ** 2
-        per_pixel = 0.3 if self.params.format == "jpeg" else (1.3 if self.params.variant == "augmented" else 0.2)
+        per_pixel = 0.3 if self.params.encoding == "jpeg" else (1.3 if self.params.variant == "augmented" else 0.2)
         return int(pixels * per_pixel)
 
     def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
@@ -131,13 +138,13 @@ class ImageBuilder(Builder):
         tokens = sum(turn["value"].count(ECG_TOKEN) for turn in sample.conversations)
         if tokens != len(sample.segments):
             raise EcgCorpusError(f"{self.params.base} sample has {tokens} {ECG_TOKEN} for {len(sample.segments)} ECGs")
-        ext = "jpg" if self.params.format == "jpeg" else "png"
+        ext = "jpg" if self.params.encoding == "jpeg" else "png"
         images, sidecars = [], []
         for k, segment in enumerate(sample.segments):
             seed = int(ctx.rng.integers(2**31))
             options, names = self.choose(seed)
             rendered = render(_recorded_part(segment), segment.ref, options, names, seed)
-            data = rendered.encode(self.params.format, self.params.jpeg_quality)
+            data = rendered.encode(self.params.encoding, self.params.jpeg_quality)
             images.append({"bytes": data, "path": f"{segment.ref.source}/{segment.ref.native_id}-{k}.{ext}"})
             sidecars.append(rendered.sidecar)
         conversations = [{"from": t["from"], "value": t["value"].replace(ECG_TOKEN, IMAGE_TOKEN)}
@@ -145,8 +152,8 @@ class ImageBuilder(Builder):
         meta = dict(sample.meta)
         meta.update({
             "base": self.params.base, "variant": self.params.variant, "images": sidecars,
-            "ecgs": [{"record_id": s.ref.record_id, "source": s.ref.source, "patient_id": s.ref.patient_id,
-                      "start": s.start, "stop": s.native_stop, "fs": float(s.ecg.fs), "leads": list(s.ecg.leads)}
+            "ecgs": [{"record_id": s.ref.record_id, "source": s.ref.source, "source_key": s.ref.source_key,
+                      "path": s.ref.record_path, "patient_id": s.ref.patient_id, "start": s.start, "stop": s.native_stop, "fs": float(s.ecg.fs), "leads": list(s.ecg.leads)}
                      for s in sample.segments],
         })
         return Sample(task=sample.task, conversations=conversations, segments=[], images=images, meta=meta,

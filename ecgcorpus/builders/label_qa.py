@@ -94,13 +94,15 @@ class LabelQABuilder(Builder):
         positive = bool(rng.integers(2)) or not others
         entry = _pick(own, rng) if positive else _distractors(others, _pick(own, rng).category, 1, rng)[0]
         stated = _asserts([entry], []) if positive else _asserts([], [entry])
-        return {"label": entry.name}, ["yes" if positive else "no"], {"asked": entry.name, **stated}
+        return {"label": entry.name}, ["yes" if positive else "no"], {"asked": entry.name, "category": entry.category,
+                                                                       **stated}
 
     def _choose(self, own, others, rng):
         truth = _pick(own, rng)
         (wrong,) = _distractors(others, truth.category, 1, rng)
         a, b = (truth, wrong) if rng.integers(2) else (wrong, truth)
-        return {"a": a.name, "b": b.name}, [truth.name], {"options": [a.name, b.name], **_asserts([truth], [wrong])}
+        return {"a": a.name, "b": b.name}, [truth.name], {"options": [a.name, b.name], "category": truth.category,
+                                                           **_asserts([truth], [wrong])}
 
     def _query(self, own, others, rng):
         n = self.params.n_options
@@ -110,7 +112,7 @@ class LabelQABuilder(Builder):
         options = _shuffled(true + wrong, rng)
         answers = [e.name for e in options if e in true] or ["none"]
         return ({"options": ", ".join(e.name for e in options)}, answers,
-                {"options": [e.name for e in options], **_asserts(true, wrong)})
+                {"options": [e.name for e in options], "category": (true or wrong)[0].category, **_asserts(true, wrong)})
 
     def _mcq(self, own, others, rng):
         truth = _pick(own, rng)
@@ -118,7 +120,7 @@ class LabelQABuilder(Builder):
         letter = LETTERS[options.index(truth)]
         lines = [f"{LETTERS[i]}. {e.name}" for i, e in enumerate(options)]
         return {"_lines": lines}, [f"{letter}. {truth.name}"], {
-            "options": [e.name for e in options], "correct_letter": letter,
+            "options": [e.name for e in options], "correct_letter": letter, "category": truth.category,
             **_asserts([truth], [e for e in options if e is not truth])}
 
     def _sample(self, kind: str, qa, segment, item: WorkItem, ctx: BuildContext) -> Sample:

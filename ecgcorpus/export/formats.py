@@ -11,6 +11,7 @@ from ..errors import EcgCorpusError
 from ..sample import ECG_TOKEN, IMAGE_TOKEN
 from .anyecg import DATASET_NAMES, SIGNALS, AnyEcgExport
 from .media import write_ecg, write_image
+from .pulse import PulseExport
 
 
 def _strip_tokens(text: str) -> str:
@@ -84,6 +85,7 @@ FORMATS: dict[str, tuple[Callable | None, str, str, tuple[str, ...]]] = {
     "anyecg": (None, "json", "link", SIGNALS),
     "meit": (meit, "jsonl", "wfdb", ("wfdb",)),
     "ecgchat": (ecgchat, "json", "wfdb", ("wfdb",)),
+    "pulse": (None, "json", None, ()),          # images only
 }
 
 
@@ -97,13 +99,15 @@ def export_corpus(root: str, fmt: str, out_dir: str, signals: str | None = None,
         raise EcgCorpusError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     convert, ext, default_signals, accepted = FORMATS[fmt]
     signals = signals or default_signals
-    if signals not in accepted:
-        raise EcgCorpusError(f"--format {fmt} writes signals as {' or '.join(accepted)}, not {signals!r}")
+    if signals not in accepted and (signals or accepted):
+        raise EcgCorpusError(f"--format {fmt} " + (f"writes signals as {' or '.join(accepted)}, not {signals!r}"
+                                                    if accepted else "writes images only; drop --signals"))
     corpus = Corpus(root)
     if fmt == "anyecg" and roots is None:
         raise EcgCorpusError("--format anyecg points at the original records: pass --manifest (the manifest the "
                              "corpus was built from) so their folders are known")
     by_reference = AnyEcgExport(out_dir, roots or {}, signals, lists) if fmt == "anyecg" else None
+    pages = PulseExport(out_dir) if fmt == "pulse" else None
     os.makedirs(out_dir, exist_ok=True)
     written: dict[str, list] = {}
     dtypes = {shard.relpath: corpus.signal_dtype(shard) for shard in corpus.shards()}
@@ -117,6 +121,12 @@ def export_corpus(root: str, fmt: str, out_dir: str, signals: str | None = None,
         bucket = written.setdefault(f"{shard.config}_{shard.split}", [])
         if by_reference is not None:
             bucket.extend(by_reference.rows(row, _pairs(row), dtypes[shard.relpath]))
+            continue
+        if pages is not None:
+            try:
+                bucket.extend(pages.rows(row))
+            except EcgCorpusError as exc:
+                raise EcgCorpusError(f"{shard.relpath}: config {shard.config!r} cannot be exported as pulse: {exc}") from None
             continue
         ecg_paths = [write_ecg(e, out_dir, f"{row['id']}_{i}", signals, dtypes[shard.relpath])
                      for i, e in enumerate(row["ecgs"])]
