@@ -19,8 +19,10 @@ from .cli_common import user_errors
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
               help="The manifest the corpus was built from (anyecg: where the original records lie).")
 @click.option("--lists", is_flag=True, help="anyecg: ecg_path as a list on every row (anyECG's stage3 files).")
+@click.option("--config", "configs", multiple=True, help="Export only this config (repeatable; default: all).")
 @user_errors
-def export(directory: str, fmt: str, out_dir: str, signals: str | None, manifest: str | None, lists: bool):
+def export(directory: str, fmt: str, out_dir: str, signals: str | None, manifest: str | None, lists: bool,
+           configs: tuple[str, ...]):
     """Write the corpus in a trainer's format: LLaVA JSON, ShareGPT/LLaMA-Factory, anyECG JSON (by
     reference, with ecg_dir.json), MEIT JSONL, ECG-Chat's LLaVA-ECG JSON, PULSE's LLaVA-image JSON."""
     from .export import export_corpus
@@ -30,7 +32,8 @@ def export(directory: str, fmt: str, out_dir: str, signals: str | None, manifest
         from .manifest import load_manifest
 
         roots = {spec.key: spec.root for spec in load_manifest(manifest).sources}
-    for name, n in export_corpus(directory, fmt, out_dir, signals, roots=roots, lists=lists).items():
+    for name, n in export_corpus(directory, fmt, out_dir, signals, roots=roots, lists=lists,
+                                 configs=list(configs) or None).items():
         click.echo(f"{name}: {n} records")
 
 

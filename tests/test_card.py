@@ -9,6 +9,7 @@ import datasets
 import pytest
 import yaml
 from huggingface_hub import DatasetCard
+from trainer_loaders import check_trainer_exports
 
 from ecgcorpus.engine.build import build
 from ecgcorpus.engine.card_meta import corpus_license, size_category, yaml_features
@@ -46,9 +47,11 @@ def test_the_card_validates_offline_and_matches_the_shards(corpus):
 
 
 @pytest.mark.parametrize("manifest", SHIPPED, ids=lambda p: p.stem)
-def test_every_shipped_manifest_builds_a_card_that_validates_offline(manifest, fixture_tree, tmp_path, monkeypatch):
+def test_every_shipped_manifest_builds_a_card_and_exports_its_trainers_read(manifest, fixture_tree, tmp_path,
+                                                                           monkeypatch):
     """Each shipped recipe, on 4 fixture records per source: its card parses with huggingface_hub's
-    classes and names a licence id, task categories, languages, a size bucket and every config's sizes."""
+    classes and names a licence id, task categories, languages, a size bucket and every config's sizes;
+    and every config goes through the loading path of each trainer format it can take."""
     monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
     m = load_manifest(manifest)
     m = m.model_copy(update={"sources": [s.model_copy(update={"limit": 4}) for s in m.sources],
@@ -67,6 +70,9 @@ def test_every_shipped_manifest_builds_a_card_that_validates_offline(manifest, f
     assert all(split["num_examples"] > 0 and split["num_bytes"] > 0 for i in data["dataset_info"] for split in i["splits"])
     if any(b.type == "image" for b in m.builders):
         assert "image-text-to-text" in data["task_categories"]
+    expected = {"demo": {"anyecg", "ecgchat"}, "anyecg": {"anyecg", "ecgchat"}, "meit": {"anyecg", "ecgchat", "meit"},
+                "ecginstruct": {"pulse"}}[manifest.stem]
+    assert check_trainer_exports(tmp_path / "out", m, tmp_path) >= expected
 
 
 def test_licences_map_per_source():

@@ -2,17 +2,16 @@
 (see target-corpora.md), run on our exports of corpora built from genuine and fixture records."""
 
 import json
-import re
 import os
+import re
 
 import datasets
-import numpy as np
 import pytest
 import wfdb
 from click.testing import CliRunner
+from trainer_loaders import anyecg_collate, records, same_signal, stored_by_record
 
 from ecgcorpus.cli import main
-from ecgcorpus.corpus import Corpus, ecg_to_mv
 from ecgcorpus.engine.build import build
 from ecgcorpus.errors import EcgCorpusError
 from ecgcorpus.export import export_corpus
@@ -39,42 +38,6 @@ builders:
       datasets: {{mitdb: mit_bih_arrhythmia}}
 output: {{dir: "{out}", max_rows_per_shard: 50}}
 """
-
-
-def records(folder) -> dict[str, list[dict]]:
-    out = {}
-    for path in sorted(folder.glob("*.json*")):
-        if path.name == "ecg_dir.json":
-            continue
-        text = path.read_text()
-        out[path.stem] = [json.loads(line) for line in text.splitlines()] if path.suffix == ".jsonl" else json.loads(text)
-    return out
-
-
-def anyecg_collate(export_dir, row: dict) -> tuple[np.ndarray, list[str]]:
-    """anyECG's Collate_Fn: os.path.join(ecg_dir[dataset], ecg_path) → wfdb.rdsamp → [ecg_start:ecg_end]."""
-    ecg_dir = json.loads((export_dir / "ecg_dir.json").read_text())
-    folder = ecg_dir[row["dataset"]]
-    folder = folder if os.path.isabs(folder) else os.path.join(export_dir, folder)  # anyECG's ecg_dir holds absolute paths
-    signal, fields = wfdb.rdsamp(os.path.join(folder, row["ecg_path"]))
-    if "ecg_start" in row:
-        signal = signal[row["ecg_start"]:row["ecg_end"]]
-    return signal, fields["sig_name"]
-
-
-def stored_by_record(corpus_dir) -> dict[str, dict]:
-    return {row["id"]: row for _, row in Corpus(corpus_dir).rows()}
-
-
-def same_signal(loaded: tuple[np.ndarray, list[str]], ecg: dict) -> None:
-    """The loaded samples equal the stored ones, lead by lead (matched by name: a release's channel
-    order and spelling, e.g. PTB-XL's AVL or MIT-BIH's MLII, are not ours)."""
-    signal, names = loaded
-    column = {name.lower().removeprefix("ml"): i for i, name in enumerate(names)}
-    ours = ecg_to_mv(ecg)
-    assert signal.shape == (ours.shape[1], ours.shape[0])
-    for lead, values in zip(ecg["leads"], ours):
-        np.testing.assert_allclose(signal[:, column[lead.lower()]], values, atol=1e-3, err_msg=lead)
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +221,7 @@ def test_pulse_rows_are_read_by_llavas_loader(data_dir, fixture_tree, tmp_path):
             assert folder == (source + "_aug" if name.startswith("report_aug") else source)
             if source == "mimic":
                 assert re.fullmatch(r"mimic-\d{8}", rec["id"])
-                assert re.fullmatch(rf"p\d{{4}}/p\d{{8}}/s(\d{{8}})/\1-\d\.(png|jpg)", rest) and rest.split("/")[2][1:] == rec["id"][6:]
+                assert re.fullmatch(r"p\d{4}/p\d{8}/s(\d{8})/\1-\d\.(png|jpg)", rest) and rest.split("/")[2][1:] == rec["id"][6:]
             else:
                 assert source == "ptb-xl" and re.fullmatch(r"ptb-xl-\d{5}", rec["id"])
                 assert re.fullmatch(rf"{rec['id'][7:]}_hr-\d\.(png|jpg)", rest)

@@ -89,12 +89,22 @@ FORMATS: dict[str, tuple[Callable | None, str, str, tuple[str, ...]]] = {
 }
 
 
+def _rows(corpus: Corpus, configs: list[str] | None):
+    for shard in corpus.shards():
+        if not configs or shard.config in configs:
+            for batch in corpus.batches(shard):
+                for row in batch.to_pylist():
+                    yield shard, row
+
+
 def export_corpus(root: str, fmt: str, out_dir: str, signals: str | None = None,
-                  roots: dict[str, str] | None = None, lists: bool = False) -> dict[str, int]:
+                  roots: dict[str, str] | None = None, lists: bool = False,
+                  configs: list[str] | None = None) -> dict[str, int]:
     """Write ``{config}_{split}.{json|jsonl}`` files plus their ECG and image files under ``out_dir``.
 
     ``roots`` (manifest source key → root folder) is needed by the ``anyecg`` format, which points
-    at the original records; ``lists`` writes anyECG's ``ecg_path`` as a list on every row."""
+    at the original records; ``lists`` writes anyECG's ``ecg_path`` as a list on every row;
+    ``configs`` limits the export to those configs (each must exist)."""
     if fmt not in FORMATS:
         raise EcgCorpusError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     convert, ext, default_signals, accepted = FORMATS[fmt]
@@ -103,6 +113,10 @@ def export_corpus(root: str, fmt: str, out_dir: str, signals: str | None = None,
         raise EcgCorpusError(f"--format {fmt} " + (f"writes signals as {' or '.join(accepted)}, not {signals!r}"
                                                     if accepted else "writes images only; drop --signals"))
     corpus = Corpus(root)
+    present = sorted({shard.config for shard in corpus.shards()})
+    unknown = sorted(set(configs or ()) - set(present))
+    if unknown:
+        raise EcgCorpusError(f"{root}: no config {', '.join(map(repr, unknown))}; it has {', '.join(present)}")
     if fmt == "anyecg" and roots is None:
         raise EcgCorpusError("--format anyecg points at the original records: pass --manifest (the manifest the "
                              "corpus was built from) so their folders are known")
@@ -111,7 +125,7 @@ def export_corpus(root: str, fmt: str, out_dir: str, signals: str | None = None,
     os.makedirs(out_dir, exist_ok=True)
     written: dict[str, list] = {}
     dtypes = {shard.relpath: corpus.signal_dtype(shard) for shard in corpus.shards()}
-    for shard, row in corpus.rows():
+    for shard, row in _rows(corpus, configs):
         text = " ".join(t["value"] for t in row["conversations"])
         if text.count(ECG_TOKEN) != len(row["ecgs"]) or text.count(IMAGE_TOKEN) != len(row["images"]):
             raise EcgCorpusError(f"{shard.relpath}: sample {row['id']} has placeholders that do not match its media")
