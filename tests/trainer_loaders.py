@@ -75,6 +75,7 @@ def check_trainer_exports(corpus_dir, manifest, tmp) -> set[str]:
         export_corpus(str(corpus_dir), "anyecg", str(out / "anyecg"), roots=roots, configs=[config])
         windows = _stored_windows(rows)
         for rec in _all(records(out / "anyecg")):
+            assert isinstance(rec.get("template_id", 0), int)      # anyECG writes ints: one Arrow type
             paths = rec["ecg_path"] if isinstance(rec["ecg_path"], list) else [rec["ecg_path"]]
             for path in paths:
                 loaded = anyecg_collate(out / "anyecg", dict(rec, ecg_path=path))

@@ -65,9 +65,10 @@ class AnyEcgExport:
                 rec["abnormal_type"] = meta["abnormal_type"]
             if refs and refs[0]["window"]:
                 rec["ecg_start"], rec["ecg_end"] = refs[0]["start"], refs[0]["stop"]
-            for key in ("question_type", "template_id"):
-                if key in meta:
-                    rec[key] = int(meta[key]) if key == "template_id" and str(meta[key]).isdigit() else meta[key]
+            if "question_type" in meta:
+                rec["question_type"] = meta["question_type"]
+            if str(meta.get("template_id", "")).isdigit():   # anyECG's are ECG-QA's ints; ours are names
+                rec["template_id"] = int(meta["template_id"])
             keys = TASK_KEYS.get(task)
             out.append({k: rec[k] for k in (keys or rec) if k in rec})
         return out
