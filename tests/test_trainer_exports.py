@@ -188,13 +188,17 @@ seed: 4
 sources:
   - {{name: ptbxl, root: "{data}/ptbxl", limit: 12}}
   - {{name: mimic, root: "{fixtures}/mimic-iv-ecg", limit: 3}}
+  - {{name: code15, root: "{fixtures}/code15", limit: 4}}
 profile: {{duration_s: 10}}
 splits: {{ratios: {{train: 1.0}}}}
 builders:
-  - {{type: image, config: report, params: {{base: report, dpi: 100, base_params: {{languages: null}}}}}}
-  - {{type: image, config: report_aug, params: {{base: report, variant: augmented, dpi: 100, probability: 1.0,
+  - {{type: image, config: report, sources: [ptbxl, mimic], params: {{base: report, dpi: 100,
+                                                                     base_params: {{languages: null}}}}}}
+  - {{type: image, config: report_aug, sources: [ptbxl, mimic], params: {{base: report, variant: augmented, dpi: 100, probability: 1.0,
                                              base_params: {{languages: null}}}}}}
   - {{type: image, config: qa, sources: [ptbxl], params: {{base: label_qa, dpi: 100}}}}
+  - {{type: image, config: c15, sources: [code15], params: {{base: features, dpi: 100, variant: augmented,
+                                                      base_params: {{question_types: [close]}}}}}}
 output: {{dir: "{out}"}}
 """
 
@@ -218,6 +222,12 @@ def test_pulse_rows_are_read_by_llavas_loader(data_dir, fixture_tree, tmp_path):
             assert set(rec["metadata"]) == {"subtask", "type", "source"}
             source = rec["metadata"]["source"]
             folder, rest = rec["image"].split("/", 1)
+            if source == "code15":          # ECGInstruct keeps CODE-15%'s pages, both kinds, in code15_v4/
+                assert folder == "code15_v4" and re.fullmatch(r"code15-\d+", rec["id"])
+                assert re.fullmatch(rf"{rec['id'][7:]}-\d\.jpg", rest)
+                assert rec["metadata"] == {"subtask": "feature", "type": "close", "source": "code15"}
+                by_image.setdefault(rec["image"], set()).add((out / rec["image"]).read_bytes())
+                continue
             assert folder == (source + "_aug" if name.startswith("report_aug") else source)
             if source == "mimic":
                 assert re.fullmatch(r"mimic-\d{8}", rec["id"])
@@ -234,7 +244,7 @@ def test_pulse_rows_are_read_by_llavas_loader(data_dir, fixture_tree, tmp_path):
             else:
                 assert rec["metadata"]["subtask"] in ("rhythm", "morphology")
                 assert rec["metadata"]["type"] in ("close", "mcq")
-    assert {r["metadata"]["source"] for rows in files.values() for r in rows} == {"mimic", "ptb-xl"}
+    assert {r["metadata"]["source"] for rows in files.values() for r in rows} == {"mimic", "ptb-xl", "code15"}
     # each page file is the stored image of the rows naming it, and distinct pages get distinct k
     pages = {img["bytes"] for row in stored.values() for img in row["images"]}
     assert all(len(blobs) == 1 and blobs <= pages for blobs in by_image.values())

@@ -4,7 +4,8 @@ A row is ``{id: "{source}-{record}", image: "{folder}/{record path}-{k}.png", co
 metadata: {subtask, type, source}}`` (ECGInstruct's HF schema): ``mimic-44111511`` with
 ``mimic/p1127/p11273115/s44111511/44111511-0.png``, ``ptb-xl-00017`` with ``ptb-xl/00017_hr-0.png``.
 ``k`` counts the distinct pages of one record in one folder. Standard pages go to ``{source}/``,
-augmented (distorted, photo-like) ones to ``{source}_aug/``, as ECGInstruct keeps them apart.
+augmented (distorted, photo-like) ones to ``{source}_aug/``, as ECGInstruct keeps them apart, except
+for CODE-15%, whose pages ECGInstruct keeps together in ``code15_v4/``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..errors import EcgCorpusError
 
 SOURCE_NAMES = {"mimic": "mimic", "ptbxl": "ptb-xl", "chapman": "csn", "cpsc2018": "cpsc", "cpsc2018-cinc": "cpsc",
                 "sph": "sph", "code15": "code15"}
+FOLDERS = {"code15": "code15_v4"}               # ECGInstruct's folder where it is not the source name
+MIXED = {"code15"}                              # standard and augmented pages in one folder
 # PULSE's four task categories (its project page): basic feature, rhythm, morphology, report.
 RHYTHM_CATEGORIES = {"rhythm", "conduction", "pacemaker"}
 TYPES = {"fill": "fill", "close": "close", "mcq": "mcq", "single-verify": "close", "single-choose": "close",
@@ -36,7 +39,9 @@ class PulseExport:
         (ecg,) = meta.get("ecgs") or [{}]
         source = SOURCE_NAMES.get(ecg.get("source"), ecg.get("source_key") or ecg.get("source") or "ecg")
         record = _record_name(ecg)
-        folder = source if meta.get("variant") != "augmented" else f"{source}_aug"
+        folder = FOLDERS.get(source, source)
+        if meta.get("variant") == "augmented" and source not in MIXED:
+            folder += "_aug"
         image = self._write(folder, _record_path(ecg), row["images"][0]["bytes"])
         return [{"id": f"{source}-{record}", "image": image, "conversations": row["conversations"],
                  "metadata": {"subtask": _subtask(row["task"], meta), "type": _type(meta), "source": source}}]
@@ -58,10 +63,12 @@ class PulseExport:
 
 def _record_path(ecg: dict) -> str:
     """MIMIC keeps its p…/p…/s… folders (without ``files/``); other sources the record's file name."""
-    path = ecg.get("path") or ecg.get("record_id", "record").split(":")[-1]
+    native = ecg.get("record_id", "record").split(":", 1)[-1]
+    path = ecg.get("path") or native
     if ecg.get("source") == "mimic":
         return path.removeprefix("files/")
-    return os.path.splitext(os.path.basename(path))[0]
+    name = os.path.splitext(os.path.basename(path))[0]
+    return name if native in name else native       # CODE-15%: many exams share one HDF5 part
 
 
 def _record_name(ecg: dict) -> str:
