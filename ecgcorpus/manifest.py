@@ -192,8 +192,9 @@ def load_manifest(path: str | os.PathLike, out_dir: str | None = None) -> Manife
         raise _located(path, node, exc, Manifest, []) from None
     for i, spec in enumerate(manifest.sources):
         _check_source(path, node, i, spec)
+    keys = [s.key for s in manifest.sources]
     for i, spec in enumerate(manifest.builders):
-        _check_builder(path, node, i, spec)
+        _check_builder(path, node, i, spec, keys)
     if manifest.llm is not None:
         _check_llm(path, node, manifest.llm)
     base = path.parent
@@ -244,20 +245,32 @@ def _check_source(path, node, index: int, spec: SourceSpec) -> None:
         raise _located(path, node, exc, model, where + ["options"]) from None
 
 
-def _check_builder(path, node, index: int, spec: "BuilderSpec") -> None:
-    """The builder type exists and its params validate, with the same messages as the top level."""
+def _check_builder(path, node, index: int, spec: "BuilderSpec", source_keys: list[str]) -> None:
+    """The builder type exists, its params validate (with the same messages as the top level), and
+    every source key it names (``sources``, and params such as localization's ``datasets``) is one
+    of the manifest's."""
     from .builders import BUILDERS, builder_class
 
     where = ["builders", index]
     _require_registered(path, node, where + ["type"], spec.type, BUILDERS, "builder")
     cls = builder_class(spec.type)
     try:
-        cls.validate_params(spec.params)
+        params = cls.validate_params(spec.params)
     except ValidationError as exc:
         raise _located(path, node, exc, cls.Params, where + ["params"]) from None
     except (ValueError, EcgCorpusError) as exc:
         line = _line_of(node, where + ["params"])
         raise ManifestError(f"{path}:{line}: builders.{index}.params: {str(exc).splitlines()[0]}") from None
+    named = {("sources",): list(spec.sources or [])}
+    named.update({("params", name): keys for name, keys in cls.source_key_params(params).items()})
+    for loc, keys in named.items():
+        allowed, whose = ((source_keys, "the manifest's sources") if loc == ("sources",)
+                          else (spec.sources or source_keys, "this builder reads"))
+        unknown = [k for k in keys if k not in allowed]
+        if unknown:
+            key = ".".join(map(str, where + list(loc)))
+            raise ManifestError(f"{path}:{_line_of(node, where + list(loc))}: {key}: unknown source key(s) "
+                                f"{', '.join(map(repr, unknown))} ({whose}: {', '.join(allowed)})")
 
 
 def _check_llm(path, node, section) -> None:

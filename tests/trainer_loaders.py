@@ -36,11 +36,22 @@ def stored_by_record(corpus_dir) -> dict[str, dict]:
     return {row["id"]: row for _, row in Corpus(corpus_dir).rows()}
 
 
+def anyecg_lead_names(names: list[str]) -> list[str]:
+    """anyECG's channel mapping (get_ecg_from_path): lower-case, "ml" stripped, d3 → iii, and
+    MIT-BIH ST's ['ECG', 'ECG'] taken as ['mlii', 'v1'] (a lone 'ecg' as 'i')."""
+    names = [n.lower() for n in names]
+    if names == ["ecg", "ecg"]:
+        names = ["mlii", "v1"]
+    elif names == ["ecg"]:
+        names = ["i"]
+    return [{"d3": "iii"}.get(n, n).removeprefix("ml") for n in names]
+
+
 def same_signal(loaded: tuple[np.ndarray, list[str]], ecg: dict) -> None:
     """The loaded samples equal the stored ones, lead by lead (matched by name: a release's channel
     order and spelling, e.g. PTB-XL's AVL or MIT-BIH's MLII, are not ours)."""
     signal, names = loaded
-    column = {name.lower().removeprefix("ml"): i for i, name in enumerate(names)}
+    column = {name: i for i, name in enumerate(anyecg_lead_names(names))}
     ours = ecg_to_mv(ecg)
     assert signal.shape == (ours.shape[1], ours.shape[0])
     for lead, values in zip(ecg["leads"], ours):

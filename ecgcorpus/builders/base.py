@@ -85,6 +85,12 @@ class Builder:
         called at manifest load, so that a typo is reported with its file and line."""
         return cls.Params.model_validate(params) if cls.Params is not None else params
 
+    @classmethod
+    def source_key_params(cls, params: Any) -> dict[str, list[str]]:
+        """Params that name manifest source keys (param name → the keys it names), checked at load
+        against the builder's sources."""
+        return {}
+
     @property
     def config(self) -> str:
         return self.spec.config_name

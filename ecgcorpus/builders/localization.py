@@ -178,6 +178,10 @@ class LocalizationBuilder(Builder):
 
     Params = LocalizationParams
 
+    @classmethod
+    def source_key_params(cls, params: LocalizationParams) -> dict[str, list[str]]:
+        return {"datasets": list(params.datasets)}
+
     # -- which records -------------------------------------------------------------------------------
     def _lead_sets(self) -> list[list[str]] | None:
         if self.params.lead_sets:

@@ -28,7 +28,9 @@ def locate_beats(ann: Annotations, symbol: str, start: int, stop: int) -> Locali
 def rhythm_episodes(ann: Annotations, n_samples: int) -> list[tuple[str, int, int]]:
     """(rhythm code without '(', onset, end) of every episode: a rhythm annotation (aux ``(AFIB``)
     lasts until the next one, the last one until the record's end."""
-    marks = [(int(s), aux.strip()) for s, aux in zip(ann.sample, ann.aux_note) if aux.strip().startswith("(")]
+    # only rhythm annotations ('+'): edb's ST and T episode marks ('s'/'T', aux "(ST0+") also open with "("
+    marks = [(int(s), aux.strip()) for s, sym, aux in zip(ann.sample, ann.symbol, ann.aux_note)
+             if sym == "+" and aux.strip().startswith("(")]
     episodes = []
     for k, (onset, aux) in enumerate(marks):
         end = marks[k + 1][0] if k + 1 < len(marks) else n_samples

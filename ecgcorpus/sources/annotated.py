@@ -6,7 +6,7 @@ import glob
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -70,7 +70,8 @@ class BeatAnnotatedWfdb(Source):
             )
 
     def load(self, ref: RecordRef) -> ECG:
-        return ecg_from_wfdb(ref, read_record(ref.path))
+        rec = read_record(ref.path)
+        return ecg_from_wfdb(ref, replace(rec, names=channel_leads(rec.names)))
 
     def annotations(self, ref: RecordRef) -> Annotations:
         return read_annotations(ref.path, self.annotator)
@@ -123,10 +124,22 @@ def check_annotation_file(path: str) -> None:
         raise SourceError(path, f"annotation file truncated: {size} bytes, no end-of-file marker")
 
 
+# MIT-BIH ST Change names both channels "ECG"; like anyECG we take them as MLII and V1 (its
+# records are MIT-BIH-style Holter leads), and a lone "ECG" channel as lead I.
+UNNAMED_CHANNELS = {1: ("I",), 2: ("II", "V1")}      # MLII is lead II
+
+
+def channel_leads(names: list[str]) -> list[str]:
+    """The header's channel names, with the stdb convention for channels all named ``ECG``."""
+    if names and all(n.strip().upper() == "ECG" for n in names) and len(names) in UNNAMED_CHANNELS:
+        return list(UNNAMED_CHANNELS[len(names)])
+    return list(names)
+
+
 def read_record_names(header) -> list[str]:
     from ..leads import canonical_lead, canonical_order
 
-    names = [canonical_lead(n) for n in header.lead_names]
+    names = [canonical_lead(n) for n in channel_leads(header.lead_names)]
     return [names[i] for i in canonical_order(names)]
 
 
