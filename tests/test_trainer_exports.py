@@ -4,6 +4,7 @@
 import json
 import os
 import re
+from pathlib import Path
 
 import datasets
 import pytest
@@ -17,6 +18,7 @@ from ecgcorpus.errors import EcgCorpusError
 from ecgcorpus.export import export_corpus
 from ecgcorpus.manifest import load_manifest
 
+REPO = Path(__file__).resolve().parents[1]
 ANYECG_MANIFEST = """\
 name: anyecg-mini
 seed: 11
@@ -251,3 +253,45 @@ def test_pulse_rows_are_read_by_llavas_loader(data_dir, fixture_tree, tmp_path):
     assert len(by_image) == len(pages)
     with pytest.raises(EcgCorpusError, match="pulse"):
         export_corpus(str(tmp_path / "out"), "pulse", str(tmp_path / "y"), signals="npy")
+
+
+def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_path, monkeypatch):
+    """The shipped anyecg.yaml's multi config against the local endpoint: groups of 2–6 ECGs of one
+    MIMIC patient, oldest first; exported as anyECG's open-ended (train) / multi (test) rows with a
+    list of MIMIC record paths that anyECG's collate reads."""
+    from llm_server import TEST_KEY, FakeOpenAI
+
+    from ecgcorpus.corpus import Corpus
+    from ecgcorpus.sources import open_source
+
+    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
+        monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
+        m = load_manifest(REPO / "manifests" / "anyecg.yaml")
+        m = m.model_copy(update={"builders": [b for b in m.builders if b.config_name == "multi"],
+                                 "output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
+        build(m, workers=1, progress=False)
+    stored = [row for _, row in Corpus(tmp_path / "out").rows()]
+    assert stored
+    acquired = {r.record_id: r.acquired for r in open_source("mimic", fixture_tree / "mimic-iv-ecg").scan()}
+    for row in stored:
+        times = [acquired[e["record_id"]] for e in row["ecgs"]]
+        assert 2 <= len(row["ecgs"]) <= 6 and len({e["patient_id"] for e in row["ecgs"]}) == 1
+        assert times == sorted(times) and len(set(times)) == len(times)          # oldest first
+    export_corpus(str(tmp_path / "out"), "anyecg", str(tmp_path / "x"), roots={s.key: s.root for s in m.sources})
+    rows = [r for rs in records(tmp_path / "x").values() for r in rs]
+    assert {r["task"] for r in rows} <= {"open-ended", "multi"} and rows
+    for rec in rows:
+        assert set(rec) == {"question", "answer", "ecg_path", "dataset", "task"} and rec["dataset"] == "mimic"
+        assert isinstance(rec["ecg_path"], list) and 2 <= len(rec["ecg_path"]) <= 6
+        assert all(p.startswith("files/p") for p in rec["ecg_path"])
+        assert len({p.split("/")[2] for p in rec["ecg_path"]}) == 1                 # one subject's folder
+        for path in rec["ecg_path"]:
+            assert len(anyecg_collate(tmp_path / "x", dict(rec, ecg_path=path))[0]) == 5000
+    splits = {r["split"] for r in stored}
+    tasks = {r["task"] for r in rows}
+    assert ("test" in splits) == ("multi" in tasks) and (bool(splits - {"test"}) == ("open-ended" in tasks))

@@ -37,6 +37,8 @@ TASK_KEYS = {
     "multi": BASE_KEYS,
 }
 LIST_TASKS = {"ecgqa", "open-ended", "multi"}    # anyECG writes ecg_path as a list there
+# Our multi-ECG QA task, as anyECG names it: "open-ended" in its train file, "multi" in its test file.
+MULTI_TASK = {"train": "open-ended", "validation": "open-ended", "test": "multi"}
 SIGNALS = ("link", "copy", "source")
 
 
@@ -54,7 +56,7 @@ class AnyEcgExport:
     def rows(self, row: dict, pairs: list[tuple[str, str]], stored_dtype: str) -> list[dict]:
         meta = json.loads(row["meta"] or "{}")
         refs = [self._reference(row, i, ecg, meta, stored_dtype) for i, ecg in enumerate(row["ecgs"])]
-        task = row["task"]
+        task = MULTI_TASK.get(row["split"], "multi") if row["task"] == "multi" else row["task"]
         single = not self.lists and task not in LIST_TASKS and len(refs) == 1
         out = []
         for question, answer in pairs:
