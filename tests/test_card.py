@@ -71,7 +71,7 @@ def test_every_shipped_manifest_builds_a_card_and_exports_its_trainers_read(mani
     if any(b.type == "image" for b in m.builders):
         assert "image-text-to-text" in data["task_categories"]
     expected = {"demo": {"anyecg", "ecgchat"}, "anyecg": {"anyecg", "ecgchat"}, "meit": {"anyecg", "ecgchat", "meit"},
-                "ecginstruct": {"pulse"}}[manifest.stem]
+                "ecginstruct": {"pulse"}, "ecgchat": {"anyecg", "ecgchat"}}[manifest.stem]
     assert check_trainer_exports(tmp_path / "out", m, tmp_path) >= expected
 
 

@@ -295,3 +295,44 @@ def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_pa
     splits = {r["split"] for r in stored}
     tasks = {r["task"] for r in rows}
     assert ("test" in splits) == ("multi" in tasks) and (bool(splits - {"test"}) == ("open-ended" in tasks))
+
+
+def test_ecgchat_manifest_gives_single_and_multi_turn_llava_ecg_rows(fixture_tree, tmp_path, monkeypatch):
+    """manifests/ecgchat.yaml against the local endpoint: diagnosis rows are one exchange,
+    conversation rows 3–6; both read by ECG-Chat's loader (one WFDB record, `<ecg>\\n` first)."""
+    from llm_server import TEST_KEY, FakeOpenAI
+
+    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
+        monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
+        m = load_manifest(REPO / "manifests" / "ecgchat.yaml")
+        m = m.model_copy(update={"sources": [s.model_copy(update={"limit": 6}) for s in m.sources],
+                                 "output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
+        build(m, workers=1, progress=False)
+    export_corpus(str(tmp_path / "out"), "ecgchat", str(tmp_path / "x"), configs=["diagnosis", "conversation"])
+    stored = stored_by_record(tmp_path / "out")
+    exchanges = {}
+    for name, rows in records(tmp_path / "x").items():
+        for rec in rows:
+            turns = rec["conversations"]
+            assert [t["from"] for t in turns] == ["human", "gpt"] * (len(turns) // 2)
+            assert turns[0]["value"].startswith("<ecg>\n") and sum(t["value"].count("<ecg>") for t in turns) == 1
+            signal, fields = wfdb.rdsamp(os.path.join(tmp_path / "x", rec["ecg"]))
+            same_signal((signal, fields["sig_name"]), stored[rec["id"]]["ecgs"][0])
+            exchanges.setdefault(name.rsplit("_", 1)[0], set()).add(len(turns) // 2)
+    assert exchanges["diagnosis"] == {1} and min(exchanges["conversation"]) >= 3
+
+
+def test_a_conversation_that_cites_its_findings_is_refused():
+    from ecgcorpus.llm.schema import conversation_model, parse_reply
+
+    model = conversation_model(3, 3)
+    turn = {"question": "Is my heartbeat regular?", "answer": "Yes: the beats come at even intervals."}
+    assert len(parse_reply(json.dumps({"turns": [turn] * 3}), model).turns) == 3
+    for leak in ("The report says sinus rhythm.", "According to the findings, yes.", "The provided findings show AF."):
+        with pytest.raises(ValueError, match="cites the findings it was given as a source"):
+            parse_reply(json.dumps({"turns": [turn, turn, dict(turn, answer=leak)]}), model)

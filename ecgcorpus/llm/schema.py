@@ -63,9 +63,24 @@ class OpenItem(_Out):
     answer: str
 
 
+# A conversation is about the tracing: the person has not read the findings the model was given, so
+# an exchange that cites them as a source ("the report says", "according to the findings") is refused.
+SOURCE_LEAK = re.compile(r"\b(?:the|this|that|a|provided|given|written|machine|ecg)\s+reports?\b"
+                         r"|\baccording to the (?:findings|statements|description)\b"
+                         r"|\b(?:provided|given|listed|documented) (?:findings|statements)\b", re.I)
+
+
 class Turn(_Out):
     question: str
     answer: str
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _no_source(cls, text):
+        leak = SOURCE_LEAK.search(text)
+        if leak:
+            raise ValueError(f"cites the findings it was given as a source ({leak.group(0)!r})")
+        return text
 
 
 class QualityScore(_Out):
@@ -117,4 +132,5 @@ def parse_reply(content: str, model: type[BaseModel]) -> BaseModel:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "reply"
-        raise ValueError(f"{where}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ValueError(f"{where}: {msg}") from None
