@@ -31,7 +31,11 @@ def export(directory: str, fmt: str, out_dir: str, signals: str | None, manifest
     if manifest:
         from .manifest import load_manifest
 
-        roots = {spec.key: spec.root for spec in load_manifest(manifest).sources}
+        from .sources import open_source
+
+        # where each source's records lie (ECG-QA's are under its ecg_root, not its own folder)
+        roots = {spec.key: open_source(spec.name, spec.root, **spec.options).records_root
+                 for spec in load_manifest(manifest).sources}
     for name, n in export_corpus(directory, fmt, out_dir, signals, roots=roots, lists=lists,
                                  configs=list(configs) or None).items():
         click.echo(f"{name}: {n} records")

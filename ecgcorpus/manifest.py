@@ -201,6 +201,10 @@ def load_manifest(path: str | os.PathLike, out_dir: str | None = None) -> Manife
     for i, spec in enumerate(manifest.sources):
         root = expand_env(spec.root, f"{path}: sources.{i}.root")
         spec.root = os.path.normpath(base / root) if not os.path.isabs(root) else root
+        for key, value in spec.options.items():   # other folders a source reads (ecgqa's ecg_root)
+            if key.endswith("_root") and isinstance(value, str):
+                folder = expand_env(value, f"{path}: sources.{i}.options.{key}")
+                spec.options[key] = os.path.normpath(base / folder) if not os.path.isabs(folder) else folder
     if out_dir is not None:
         manifest.output.dir = out_dir
     else:

@@ -19,10 +19,13 @@ _STEMS = {
            "misstÄnk", "sannolik", "ingen ", " pÅ ", "ischemi", "tecken", "lÅg"),
     "en": ("rhythm", "fibrillation", "block", "bundle", "branch", "possible", "probable", "infarction",
            "premature", "complex", "ventricular", "changes", "borderline", "deviation", "voltage", " the ",
-           "with ", "trace", "requested", "undetermined", "consider", "abnormality", "enlargement", "atrial"),
+           "with ", "trace", "requested", "undetermined", "consider", "abnormality", "enlargement", "atrial",
+           "ischemia", "ischemic", "myocardial"),
 }
 # "rhythm" is inside "rhythmus": strip German matches before counting English ones.
-_OVERLAPS = {"en": ("rhythmus", "arrhythmie")}
+# Stems of one language inside another's words: German "rhythmus" holds "rhythm", English "ischemia"
+# holds Swedish "ischemi". Those words are blanked before the other language's stems are counted.
+_OVERLAPS = {"en": ("rhythmus", "arrhythmie"), "sv": ("ischemia", "ischemic")}
 
 
 def detect_report_language(text: str | None) -> str | None:

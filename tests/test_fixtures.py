@@ -337,12 +337,12 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     a = write_fixtures(tmp_path / "a", records=2, seed=7)     # seed 7: beat bank cached by fixture_tree
     b = write_fixtures(tmp_path / "b", records=2, seed=7)
     c = write_fixtures(tmp_path / "c", records=2, seed=8)
-    assert sorted(a) == ["chapman", "chapman-figshare", "code15", "cpsc2018", "cpsc2018-cinc", "edb", "mimic-iv-ecg", "mitdb",
+    assert sorted(a) == ["chapman", "chapman-figshare", "code15", "cpsc2018", "cpsc2018-cinc", "ecgqa", "edb", "mimic-iv-ecg", "mitdb",
                          "ptbxl", "sph", "stdb"]
     for name in a:
         files = sorted(p.relative_to(a[name]) for p in a[name].rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(b[name]) for p in b[name].rglob("*") if p.is_file())
         assert all((a[name] / f).read_bytes() == (b[name] / f).read_bytes() for f in files), name
-        signal = [f for f in files if f.suffix in (".dat", ".mat", ".h5", ".csv") and "RECORDS" not in f.name]
+        signal = [f for f in files if f.suffix in (".dat", ".mat", ".h5", ".hdf5", ".csv", ".json") and "RECORDS" not in f.name]
         assert any(not (c[name] / f).exists() or (a[name] / f).read_bytes() != (c[name] / f).read_bytes()
                    for f in signal), name

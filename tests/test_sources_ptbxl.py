@@ -110,3 +110,14 @@ def test_nan_only_lead(data_dir, tmp_path):
 def test_wrong_rate_option(data_dir):
     with pytest.raises(SourceError, match="rate must be 100 or 500"):
         open_source("ptbxl", data_dir / "ptbxl", rate=250)
+
+
+def test_report_language_is_not_fooled_by_shared_stems():
+    """English "ischemia" holds Swedish "ischemi", German "rhythmus" holds "rhythm": each is
+    counted for its own language only (an English report must not be skipped as Swedish)."""
+    from ecgcorpus.reports import detect_report_language
+
+    assert detect_report_language("myocardial ischemia") == "en"
+    assert detect_report_language("lateral ischemic st changes") == "en"
+    assert detect_report_language("sinusrytm ischemi i lateralt") == "sv"
+    assert detect_report_language("sinusrhythmus lagetyp normal") == "de"

@@ -272,17 +272,27 @@ def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_pa
         monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
         monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
         m = load_manifest(REPO / "manifests" / "anyecg.yaml")
-        m = m.model_copy(update={"builders": [b for b in m.builders if b.config_name == "multi"],
-                                 "output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
-        build(m, workers=1, progress=False)
-    stored = [row for _, row in Corpus(tmp_path / "out").rows()]
+        m = m.model_copy(update={"output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
+        build(m, workers=2, progress=False)
+    # the whole manifest exports to every anyECG component, each loading through its collate path
+    roots = {s.key: open_source(s.name, s.root, **s.options).records_root for s in m.sources}
+    export_corpus(str(tmp_path / "out"), "anyecg", str(tmp_path / "all"), roots=roots)
+    components = set()
+    for rec in [r for rs in records(tmp_path / "all").values() for r in rs]:
+        components.add((rec["task"], rec["dataset"]))
+        for path in rec["ecg_path"] if isinstance(rec["ecg_path"], list) else [rec["ecg_path"]]:
+            assert len(anyecg_collate(tmp_path / "all", dict(rec, ecg_path=path))[0]) > 0
+    beat_dbs = {"mit_bih_arrhythmia", "european_st_t", "mit_bih_st"}
+    assert {("report", "mimic"), ("ecgqa", "ptbxl"), ("open-ended", "mimic")} <= components
+    assert {(task, db) for task in ("location", "location_long") for db in beat_dbs} <= components
+    stored = [row for shard, row in Corpus(tmp_path / "out").rows() if shard.config == "multi"]
     assert stored
     acquired = {r.record_id: r.acquired for r in open_source("mimic", fixture_tree / "mimic-iv-ecg").scan()}
     for row in stored:
         times = [acquired[e["record_id"]] for e in row["ecgs"]]
         assert 2 <= len(row["ecgs"]) <= 6 and len({e["patient_id"] for e in row["ecgs"]}) == 1
         assert times == sorted(times) and len(set(times)) == len(times)          # oldest first
-    export_corpus(str(tmp_path / "out"), "anyecg", str(tmp_path / "x"), roots={s.key: s.root for s in m.sources})
+    export_corpus(str(tmp_path / "out"), "anyecg", str(tmp_path / "x"), roots=roots, configs=["multi"])
     rows = [r for rs in records(tmp_path / "x").values() for r in rs]
     assert {r["task"] for r in rows} <= {"open-ended", "multi"} and rows
     for rec in rows:

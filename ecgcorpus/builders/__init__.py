@@ -14,6 +14,7 @@ BUILDERS: dict[str, str] = {
     "llm_qa": "ecgcorpus.builders.llm_qa:LlmQaBuilder",
     "localization": "ecgcorpus.builders.localization:LocalizationBuilder",
     "rhythm_strips": "ecgcorpus.builders.localization_strips:RhythmStripBuilder",
+    "ecgqa": "ecgcorpus.builders.ecgqa:EcgQaBuilder",
 }
 
 

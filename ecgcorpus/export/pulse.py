@@ -22,6 +22,8 @@ FOLDERS = {"code15": "code15_v4"}               # ECGInstruct's folder where it 
 MIXED = {"code15"}                              # standard and augmented pages in one folder
 # PULSE's four task categories (its project page): basic feature, rhythm, morphology, report.
 RHYTHM_CATEGORIES = {"rhythm", "conduction", "pacemaker"}
+# ECG-QA's attribute types → PULSE's categories (ECGInstruct files its ECG-QA items under them, all close-ended)
+ECGQA_SUBTASKS = {"numeric_feature": "feature", "heart_axis": "feature", "extra_systole": "rhythm"}
 TYPES = {"fill": "fill", "close": "close", "mcq": "mcq", "single-verify": "close", "single-choose": "close",
          "single-query": "close"}
 
@@ -86,6 +88,8 @@ def _subtask(task: str, meta: dict) -> str:
         return "report"
     if base == "features":
         return "feature"
+    if base == "ecgqa":
+        return ECGQA_SUBTASKS.get(meta.get("attribute_type"), "morphology")
     if base == "label_qa":
         return "rhythm" if meta.get("category") in RHYTHM_CATEGORIES else "morphology"
     return base
@@ -94,4 +98,6 @@ def _subtask(task: str, meta: dict) -> str:
 def _type(meta: dict) -> str:
     if meta.get("base") == "report":
         return "open"
+    if meta.get("base") == "ecgqa":
+        return "close"
     return TYPES.get(meta.get("question_type", ""), "open")

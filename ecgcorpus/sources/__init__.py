@@ -22,6 +22,7 @@ SOURCES: dict[str, str] = {
     "cpsc2018-cinc": "ecgcorpus.sources.chapman:CincCpsc2018",
     "wfdb-annotated": "ecgcorpus.sources.annotated:BeatAnnotatedWfdb",
     "code15": "ecgcorpus.sources.code15:Code15",
+    "ecgqa": "ecgcorpus.sources.ecgqa:EcgQa",
 }
 
 

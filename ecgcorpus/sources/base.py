@@ -106,6 +106,11 @@ class Source:
             self.table_encodings[os.path.relpath(path, self.root)] = text.encoding
         return text
 
+    @property
+    def records_root(self) -> str:
+        """The folder the records' files lie under (their release paths are relative to it)."""
+        return self.root
+
     # -- conveniences ------------------------------------------------------------------------------
     def get(self, record_id: str) -> RecordRef:
         """The RecordRef with this id (``ptbxl:17`` or just ``17``); SourceError if absent or unreadable."""
