@@ -339,7 +339,7 @@ splits: {{ratios: {{train: 0.5, validation: 0.25, test: 0.25}}}}
 builders:
   - {{type: image, config: img, params: {{base: report, dpi: 100}}}}
   - {{type: image, config: img_aug, params: {{base: report, variant: augmented, dpi: 100, probability: 0.6,
-                                             format: jpeg}}}}
+                                             format: jpeg, layouts: ["3x4+II", "6x2", "12x1"]}}}}
 output: {{dir: "{out}"}}
 """
 
@@ -366,6 +366,10 @@ def test_image_builder_builds_loadable_image_samples(data_dir, tmp_path):
         assert meta["ecgs"][0]["record_id"].startswith("ptbxl:") and meta["base"] == "report"
         car = Sidecar.model_validate(meta["images"][0])
         assert (car.image.width, car.image.height) == image.size
+    # augmented pages draw their layout from the pool (PULSE varies it); standard ones keep theirs
+    layouts = {config: {json.loads(m)["images"][0]["layout"]["name"] for m in load_dataset(
+        "parquet", data_dir=str(tmp_path / "out" / "data" / config), split="train")["meta"]} for config in ("img", "img_aug")}
+    assert layouts["img"] == {"3x4+II"} and layouts["img_aug"] <= {"3x4+II", "6x2", "12x1"}
     again = tmp_path / "again"
     build(load_manifest(path, out_dir=str(again)), workers=1, progress=False)
     first = sorted((tmp_path / "out" / "data").rglob("*.parquet"))
@@ -377,7 +381,9 @@ def test_image_builder_refuses_unknown_base_and_distortion(data_dir, tmp_path):
     from ecgcorpus.builders import builder_class
 
     manifest = load_manifest(_write(tmp_path, data_dir))
-    for params in ({"base": "image"}, {"base": "nope"}, {"distortions": ["smudge"]}, {"layout": "3x"}):
+    for params in ({"base": "image"}, {"base": "nope"}, {"distortions": ["smudge"]}, {"layout": "3x"},
+                   {"layouts": ["3x4+II"]}, {"variant": "augmented", "layouts": ["3x"]},
+                   {"variant": "augmented", "layouts": []}):
         spec = manifest.builders[0].model_copy(update={"params": params})
         with pytest.raises(Exception):
             builder_class("image")(spec, manifest)

@@ -10,7 +10,7 @@ import datasets
 import pytest
 import wfdb
 from click.testing import CliRunner
-from trainer_loaders import anyecg_collate, records, same_signal, stored_by_record
+from trainer_loaders import anyecg_collate, llava_image, records, same_signal, stored_by_record
 
 from ecgcorpus.cli import main
 from ecgcorpus.engine.build import build
@@ -346,3 +346,29 @@ def test_a_conversation_that_cites_its_findings_is_refused():
     for leak in ("The report says sinus rhythm.", "According to the findings, yes.", "The provided findings show AF."):
         with pytest.raises(ValueError, match="cites the findings it was given as a source"):
             parse_reply(json.dumps({"turns": [turn, turn, dict(turn, answer=leak)]}), model)
+
+
+def test_ecginstruct_llm_qa_pages_reach_the_pulse_export(fixture_tree, tmp_path, monkeypatch):
+    """ecginstruct.yaml's LLM-curated QA (image ← llm_qa) against the local endpoint: items become
+    pages, and the PULSE export reads them like every other page."""
+    from llm_server import TEST_KEY, FakeOpenAI
+
+    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
+        monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
+        m = load_manifest(REPO / "manifests" / "ecginstruct.yaml")
+        m = m.model_copy(update={"sources": [s.model_copy(update={"limit": 3}) for s in m.sources],
+                                 "builders": [b for b in m.builders if b.config_name == "image_llm_qa"],
+                                 "output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
+        build(m, workers=1, progress=False)
+    export_corpus(str(tmp_path / "out"), "pulse", str(tmp_path / "x"))
+    rows = [r for rs in records(tmp_path / "x").values() for r in rs]
+    assert rows and {r["metadata"]["source"] for r in rows} <= {"ptb-xl", "mimic"}
+    for rec in rows:
+        assert llava_image(tmp_path / "x", rec).size[0] > 500
+        assert rec["metadata"]["type"] in ("mcq", "fill", "close", "open")
+        assert rec["metadata"]["subtask"] in ("feature", "rhythm", "morphology", "report")

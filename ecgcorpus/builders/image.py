@@ -37,6 +37,7 @@ class ImageParams(BaseModel):
     base_params: dict[str, Any] = Field(default_factory=dict)
     variant: Literal["standard", "augmented"] = "standard"
     layout: str = "auto"                      # 3x4+II for 12 leads, one strip per lead for reduced sets
+    layouts: list[str] | None = None          # augmented: each page's layout drawn from these (PULSE varies it)
     # None: PNG for standard pages, JPEG for augmented ones. bench/bench_page_format.py: a standard
     # page is 0.37x the bytes as PNG (line art compresses); an augmented, photo-like page is 4.4x
     # smaller and 5.8x faster to encode as JPEG, and lands near ECGInstruct's ~1.8 MB per page.
@@ -93,6 +94,10 @@ class ImageBuilder(Builder):
 
         p = ImageParams.model_validate(params)
         p.page()  # layout / speed / gain errors surface at manifest load, not per record
+        for layout in p.layouts or []:
+            p.model_copy(update={"layout": layout}).page()
+        if p.layouts is not None and (not p.layouts or p.variant != "augmented"):
+            raise ValueError("layouts: a non-empty pool, for the augmented variant (standard pages use layout)")
         try:
             builder_class(p.base).validate_params(p.base_params)
         except ValidationError as exc:
@@ -111,17 +116,26 @@ class ImageBuilder(Builder):
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         reason = self.base.skip_reason(ref)
-        if reason or self.params.layout == "auto":
+        if reason:
             return reason
         leads = tuple(self.manifest.profile.leads or ref.leads)
-        try:
-            grid_leads(parse_layout(self.params.layout), leads)
-        except LayoutError as exc:
-            return str(exc)
+        for layout in [self.params.layout, *(self.params.layouts or [])]:
+            if layout == "auto":
+                continue
+            try:
+                grid_leads(parse_layout(layout), leads)
+            except LayoutError as exc:
+                return str(exc)
         return None
 
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         return self.base.plan(refs)
+
+    def disabled_reason(self) -> str | None:
+        return self.base.disabled_reason()     # e.g. an llm_qa base without an endpoint
+
+    def prefetch(self, items: list[WorkItem]) -> None:
+        self.base.prefetch(items)
 
     def estimated_row_bytes(self, signal_bytes: int) -> int:
         """One encoded page (the signal is not stored): pixels x mean bytes per pixel measured on
@@ -174,6 +188,8 @@ class ImageBuilder(Builder):
             "grayscale": bool(rng.random() < 0.1),
             "header": page.header if rng.random() < 0.7 else "none",
         })
+        if self.params.layouts:
+            page = page.model_copy(update={"layout": str(rng.choice(self.params.layouts))})
         return page, names
 
 

@@ -24,6 +24,7 @@ MIXED = {"code15"}                              # standard and augmented pages i
 RHYTHM_CATEGORIES = {"rhythm", "conduction", "pacemaker"}
 # ECG-QA's attribute types → PULSE's categories (ECGInstruct files its ECG-QA items under them, all close-ended)
 ECGQA_SUBTASKS = {"numeric_feature": "feature", "heart_axis": "feature", "extra_systole": "rhythm"}
+LLM_FAMILIES = {"basic_features": "feature", "rhythm": "rhythm", "morphology": "morphology", "report": "report"}
 TYPES = {"fill": "fill", "close": "close", "mcq": "mcq", "single-verify": "close", "single-choose": "close",
          "single-query": "close"}
 
@@ -88,6 +89,8 @@ def _subtask(task: str, meta: dict) -> str:
         return "report"
     if base == "features":
         return "feature"
+    if base == "llm_qa":                        # its task family: basic_features, rhythm, morphology, report
+        return LLM_FAMILIES.get(meta.get("subtask"), meta.get("subtask") or "llm_qa")
     if base == "ecgqa":
         return ECGQA_SUBTASKS.get(meta.get("attribute_type"), "morphology")
     if base == "label_qa":
@@ -96,6 +99,8 @@ def _subtask(task: str, meta: dict) -> str:
 
 
 def _type(meta: dict) -> str:
+    if meta.get("base") == "llm_qa":
+        return meta.get("type", "open")
     if meta.get("base") == "report":
         return "open"
     if meta.get("base") == "ecgqa":
