@@ -114,3 +114,25 @@ def test_pulse_rendering_wraps_a_fixed_question_and_options_core(fixture_tree, q
 def test_sources_list_shows_ecgqa():
     result = CliRunner().invoke(main, ["sources", "list"])
     assert result.exit_code == 0 and "ecgqa" in result.output
+
+
+def test_mimic_version_joins_study_ids_and_exports_by_reference(fixture_tree, tmp_path):
+    from trainer_loaders import anyecg_collate, records
+
+    from ecgcorpus.export import export_corpus
+
+    root = fixture_tree / "ecgqa" / "mimic-iv-ecg"
+    src = open_source("ecgqa", root, ecg_root=str(fixture_tree / "mimic-iv-ecg"))
+    refs = list(src.scan())
+    assert src.database == "mimic" and refs and all(r.source == "mimic" for r in refs)
+    assert all(str(it["ecg_id"][0]) == r.native_id for r in refs for it in r.extra["ecgqa_items"])  # study_id
+    (tmp_path / "m.yaml").write_text(
+        f'name: qa\nsources: [{{name: ecgqa, root: "{root}", options: {{ecg_root: "{fixture_tree}/mimic-iv-ecg"}}}}]\n'
+        f'profile: {{duration_s: 10}}\nbuilders: [{{type: ecgqa}}]\noutput: {{dir: "{tmp_path}/out"}}\n')
+    build(load_manifest(tmp_path / "m.yaml"), workers=1, progress=False)
+    export_corpus(str(tmp_path / "out"), "anyecg", str(tmp_path / "x"), roots={"ecgqa": src.records_root})
+    rows_ = [r for rs in records(tmp_path / "x").values() for r in rs]
+    assert rows_ and all(r["dataset"] == "mimic" and isinstance(r["ecg_path"], list) for r in rows_)
+    for rec in rows_:
+        assert all(p.startswith("files/p") for p in rec["ecg_path"])
+        assert len(anyecg_collate(tmp_path / "x", dict(rec, ecg_path=rec["ecg_path"][0]))[0]) == 5000
