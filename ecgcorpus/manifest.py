@@ -63,6 +63,8 @@ class BuilderSpec(_Strict):
     config: str | None = Field(default=None, description="dataset config name (default: the builder type)")
     sources: list[str] | None = Field(default=None, description="source keys this builder reads (default: all)")
     params: dict[str, Any] = Field(default_factory=dict)
+    fraction: float = Field(default=1.0, gt=0, le=1, description="share of the work items kept, drawn by a seeded "
+                            "hash of each item (to set a corpus's task mix)")
 
     @property
     def config_name(self) -> str:

@@ -176,3 +176,36 @@ def test_hedged_labels_are_neither_stated_nor_denied():
     everything = frozenset(e.key for e in vocab)
     offered = {e.name for e in distractors(vocab, replace(hedged, coverage=everything))}
     assert offered == {"atrial fibrillation"}
+
+
+def test_categories_ask_only_about_those_labels_and_fraction_keeps_a_seeded_share(fixture_tree, tmp_path):
+    """label_qa `categories` (PULSE's rhythm vs morphology tasks) and a builder's `fraction`: the kept
+    items are a seeded share, the same at any shard size."""
+    import json as _json
+
+    from corpus_rows import rows as read_rows
+
+    from ecgcorpus.builders.qa_labels import label_category
+    from ecgcorpus.engine.build import build as run_build
+    from ecgcorpus.manifest import load_manifest as load
+    from ecgcorpus.sources import open_source as open_src
+
+    def manifest(out, fraction, shard_rows):
+        path = tmp_path / f"{out}.yaml"
+        path.write_text(
+            f'name: cats\nseed: 4\nsources: [{{name: ptbxl, root: "{fixture_tree}/ptbxl"}}]\nprofile: {{duration_s: 10}}\n'
+            f'builders:\n  - {{type: label_qa, config: rhythm, fraction: {fraction}, params: {{categories: [rhythm]}}}}\n'
+            f'output: {{dir: "{tmp_path / out}", max_rows_per_shard: {shard_rows}}}\n')
+        run_build(load(path), workers=1, progress=False)
+        return read_rows(tmp_path / out, "rhythm", columns=None)
+
+    category = {lab.name: label_category(lab, "ptbxl") for r in open_src("ptbxl", fixture_tree / "ptbxl").scan()
+                for lab in r.labels if lab.name}
+    full = manifest("full", 1.0, 50)
+    assert full
+    for row in full:
+        stated = _json.loads(row["meta"])["answer"] + _json.loads(row["meta"]).get("options", [])
+        assert all(category[name] == "rhythm" for name in stated if name in category), stated
+    half_a, half_b = manifest("half_a", 0.5, 50), manifest("half_b", 0.5, 3)
+    ids = lambda rows: {r["id"] for r in rows}  # noqa: E731
+    assert ids(half_a) == ids(half_b) and ids(half_a) < ids(full) and 0 < len(half_a) < len(full)

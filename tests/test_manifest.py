@@ -60,7 +60,7 @@ def test_cli_bad_manifest_is_one_line_exit_1(tmp_path):
     result = CliRunner().invoke(main, ["build", str(path)])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
-    assert "m.yaml:7: builders.0.parms: unknown key (allowed: type, config, sources, params)" in result.output
+    assert "m.yaml:7: builders.0.parms: unknown key (allowed: type, config, sources, params, fraction)" in result.output
 
 
 def test_invalid_yaml(tmp_path):

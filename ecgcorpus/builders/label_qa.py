@@ -32,6 +32,9 @@ class LabelQAParams(BaseModel):
     question_types: list[QuestionType] | None = None    # default: all (anyecg: verify, choose, query)
     samples_per_record: int = Field(default=1, ge=1, le=16)
     n_options: int = Field(default=4, ge=2, le=len(LETTERS))  # MCQ options and query candidates
+    # ask only about labels of these categories (rhythm, conduction, infarction, ST-T, hypertrophy,
+    # axis and voltage, overall, pacemaker, morphology, other), e.g. PULSE's rhythm vs morphology tasks
+    categories: list[str] | None = None
 
     @model_validator(mode="after")
     def _types(self):
@@ -53,7 +56,13 @@ class LabelQABuilder(Builder):
     def skip_reason(self, ref: RecordRef) -> str | None:
         if not record_entries(ref):
             return "no harmonized labels to ask about"
+        if self.params.categories and not self._in_categories(record_entries(ref, confident_only=True)):
+            return f"no label of category {', '.join(self.params.categories)} to ask about"
         return None
+
+    def _in_categories(self, entries):
+        cats = self.params.categories
+        return [e for e in entries if e.category in cats] if cats else entries
 
     def plan(self, refs: list[RecordRef]) -> list[WorkItem]:
         by_source: dict[str, list[RecordRef]] = {}
@@ -66,7 +75,8 @@ class LabelQABuilder(Builder):
         (ref,) = item.refs
         vocab = item.params.get("vocabulary") or vocabulary([ref])
         segment = ctx.segment(ref)
-        own, others = record_entries(ref, confident_only=True), distractors(vocab, ref)
+        own = self._in_categories(record_entries(ref, confident_only=True))
+        others = self._in_categories(distractors(vocab, ref))
         if not own:
             raise SourceError(ref.path, "only hedged labels (possible, consider …): nothing to state as present",
                               ref.record_id)
