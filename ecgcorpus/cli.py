@@ -207,9 +207,11 @@ def labels_map(source: str):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document (also when it fails).")
 @click.option("--dry-run", is_flag=True, help="Plan only: records, missing files, items per config and split, "
               "shards, estimated size. Builds nothing, writes nothing.")
+@click.option("--wait", is_flag=True, help="Slurm (--executor datatrove, cluster.backend: slurm): wait for the job "
+              "and finalize. Without it the build submits, exits 0, and a second run finalizes.")
 @user_errors
 def build(manifest: str, out_dir: str | None, workers: int | None, executor: str, resume: bool, as_json: bool,
-          dry_run: bool):
+          dry_run: bool, wait: bool):
     """Build the corpus MANIFEST describes (sharded Parquet, lock file, dataset card, quarantine).
 
     Exit 1 when a config ends with no samples or quarantines more than output.max_quarantine_rate
@@ -228,8 +230,18 @@ def build(manifest: str, out_dir: str | None, workers: int | None, executor: str
         report = plan_only(spec)
         click.echo(json.dumps(report) if as_json else "\n".join(dry_run_lines(report)))
         return
+    from .engine.submission import Submitted
+
     try:
-        summary = run_build(spec, workers=workers, resume=resume, executor=executor)
+        summary = run_build(spec, workers=workers, resume=resume, executor=executor, wait=wait)
+    except Submitted as exc:
+        again = f"ecgcorpus build {manifest} --executor datatrove" + (f" --out {out_dir}" if out_dir else "")
+        if as_json:
+            click.echo(json.dumps({"ok": True, "submitted": exc.tasks - exc.done, "tasks": exc.tasks,
+                                   "job_id": exc.job_id, "finalize": again}))
+        else:
+            click.echo(f"{exc}; run `{again}` again to finalize (or add --wait)")
+        return
     except BuildIncomplete as exc:
         if as_json:
             click.echo(json.dumps(exc.summary.to_dict()))

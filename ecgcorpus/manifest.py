@@ -106,6 +106,10 @@ class ClusterSpec(_Strict):
     cpus_per_task: int = 1
     mem_per_cpu_gb: float = 2
     job_name: str = "ecgcorpus"
+    qos: str = "normal"                 # slurm quality of service
+    tasks_per_job: int = Field(default=1, ge=1, description="slurm: units run one after another per array "
+                               "task (800k MIMIC records in 8,000 units: 80 array tasks at 100)")
+    poll_s: float = Field(default=30, gt=0, description="slurm --wait: seconds between looks at the job")
     venv_path: str | None = None        # slurm: environment to activate on the nodes
     sbatch_args: dict[str, Any] = Field(default_factory=dict)
 

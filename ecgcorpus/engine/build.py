@@ -22,6 +22,7 @@ from .lock import builder_stats, lock_document, write_json
 from .plan import Plan, make_plan
 from .portable import portable_quarantine
 from .shard import STATE_DIR, UnitFailed, UnitResult, read_marker
+from .submission import Submitted, load_submission, save_submission, still_running, wait_for
 
 PLAN_STATE = "plan.json"                # ecgcorpus's marker: a folder without it is not ours to delete
 OUTPUT_NAMES = ("data", LOCK_NAME, QUARANTINE_NAME, "README.md", LICENSE_NAME)   # what a build writes besides STATE_DIR
@@ -79,9 +80,15 @@ class BuildIncomplete(BuildError):
 
 
 def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
-          progress: bool | None = None, executor: str = "local") -> BuildSummary:
+          progress: bool | None = None, executor: str = "local", wait: bool = False) -> BuildSummary:
     out_dir = manifest.output.dir
-    plan = make_plan(manifest)
+    on_slurm = executor == "datatrove" and manifest.cluster.backend == "slurm"
+    stored = load_submission(out_dir, manifest) if on_slurm and resume else None
+    if stored is not None:
+        plan = stored.plan
+        announce(f"{manifest.name}: using the plan submitted earlier (no new scan or plan)")
+    else:
+        plan = make_plan(manifest)
     for config, why in plan.skipped().items():
         announce(f"{config}: skipped — {why}")
     prepare_output(out_dir, plan, resume)
@@ -93,15 +100,31 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
             results[unit.unit_id] = done
         else:
             todo.append(unit)
+    if on_slurm and todo and stored is not None and still_running(stored.job_id):
+        # The job submitted earlier is queued or running: never submit its tasks twice.
+        if not wait:
+            raise Submitted(len(plan.units), stored.job_id, len(plan.units) - len(todo), running=True)
+        wait_for(out_dir, todo, stored.job_id, manifest.cluster.poll_s, announce)
+        for unit in list(todo):
+            done = read_marker(out_dir, unit)
+            if done is not None:
+                results[unit.unit_id] = done
+                todo.remove(unit)
     reused = len(results)
     prefetch(plan, todo)
+    if on_slurm and todo:
+        save_submission(out_dir, plan)        # before submitting: the next run finalizes from it
     bar = Progress(sum(len(u.items) for u in todo), desc=f"building {manifest.name}", enabled=progress)
     try:
-        for result in run_units(plan.units if executor == "datatrove" else todo, plan, out_dir, workers, executor):
+        for result in run_units(plan.units if executor == "datatrove" else todo, plan, out_dir, workers, executor,
+                                wait):
             if result.unit_id in results:
                 continue  # datatrove reports finished units too
             results[result.unit_id] = result
             bar.update(result)
+    except Submitted as submitted:
+        save_submission(out_dir, plan, submitted.job_id)      # the next run looks at this job first
+        raise
     except UnitFailed as failure:
         log.error("%s", failure.details)
         where = os.path.join(out_dir, STATE_DIR, "failed")
@@ -133,14 +156,14 @@ def prefetch(plan: Plan, todo) -> None:
             builder.prefetch(items)
 
 
-def run_units(units, plan: Plan, out_dir: str, workers: int | None, executor: str):
+def run_units(units, plan: Plan, out_dir: str, workers: int | None, executor: str, wait: bool = False):
     if executor == "local":
         return run_local(units, plan.manifest, out_dir, workers or default_workers())
     if executor == "datatrove":
         from .datatrove_executor import run_datatrove
 
         # datatrove ranks index the whole plan (stable across reruns); finished units are skipped inside.
-        return run_datatrove(units, plan.manifest, out_dir, workers)
+        return run_datatrove(units, plan.manifest, out_dir, workers, wait)
     raise BuildError(f"unknown executor {executor!r} (available: local, datatrove)")
 
 

@@ -100,8 +100,9 @@ def make_executor(units: list[Unit], manifest: Manifest, out_dir: str, workers: 
             raise EcgCorpusError("cluster.partition is required for the slurm backend")
         return SlurmPipelineExecutor(time=spec.time, partition=spec.partition, cpus_per_task=spec.cpus_per_task,
                                      mem_per_cpu_gb=int(spec.mem_per_cpu_gb), workers=spec.workers,
-                                     job_name=spec.job_name, venv_path=spec.venv_path,
-                                     sbatch_args=spec.sbatch_args or None, **common)
+                                     job_name=spec.job_name, venv_path=spec.venv_path, qos=spec.qos,
+                                     tasks_per_job=spec.tasks_per_job, sbatch_args=spec.sbatch_args or None,
+                                     **common)
     from datatrove.executor import RayPipelineExecutor
 
     return RayPipelineExecutor(workers=spec.workers, cpus_per_task=spec.cpus_per_task,
@@ -146,12 +147,26 @@ def datatrove_logging() -> Iterator[None]:
         dt_logging.setup_default_logger()
 
 
-def run_datatrove(units: list[Unit], manifest: Manifest, out_dir: str, workers: int | None):
-    """Run every unit through datatrove (completed ones are skipped), then yield the results in order."""
+def run_datatrove(units: list[Unit], manifest: Manifest, out_dir: str, workers: int | None, wait: bool = False):
+    """Run every unit through datatrove (completed ones are skipped), then yield the results in order.
+
+    On Slurm, ``run()`` only submits the array job: without ``wait`` that raises ``Submitted`` (the
+    build is finalized by a later run); with it, the job is polled until its tasks are done."""
     if not units:
         return
     with fork_safe_parent(), datatrove_logging():
-        make_executor(units, manifest, out_dir, workers).run()
+        executor = make_executor(units, manifest, out_dir, workers)
+        executor.run()
+    if manifest.cluster.backend == "slurm":
+        from ..console import announce
+        from .submission import Submitted, wait_for
+
+        job_id = getattr(executor, "job_id", None)
+        if job_id not in (None, -1):            # -1: every task had already completed, nothing launched
+            done = sum(read_marker(out_dir, unit) is not None for unit in units)
+            if not wait:
+                raise Submitted(len(units), str(job_id), done)
+            wait_for(out_dir, units, str(job_id), manifest.cluster.poll_s, announce)
     for unit in units:
         result = read_marker(out_dir, unit)
         if result is None:
