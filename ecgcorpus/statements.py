@@ -12,6 +12,8 @@ Summary lines ("Normal ECG", "Borderline ECG", "Abnormal ECG") and continuation 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from dataclasses import dataclass, field
 
@@ -107,11 +109,18 @@ def map_statement(text: str) -> Mapped:
     return Mapped(text, "unknown" if unknown else "modifier")
 
 
+@lru_cache(maxsize=1 << 14)
+def _line_labels(line: str) -> tuple[Label, ...]:
+    """A statement line's labels, once per distinct line (the vocabulary is small; MIMIC-IV-ECG
+    repeats its lines across 800k studies)."""
+    return tuple(map_statement(line).labels)
+
+
 def map_report(lines) -> tuple[Label, ...]:
     """All labels of a report's lines, each once (the highest likelihood wins)."""
     best: dict[str, Label] = {}
     for line in lines:
-        for lab in map_statement(line).labels:
+        for lab in _line_labels(line):
             if lab.snomed not in best or (lab.likelihood or 0) > (best[lab.snomed].likelihood or 0):
                 best[lab.snomed] = lab
     return tuple(best.values())

@@ -83,8 +83,8 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
         refs = []
         for ref in src.scan():
             split = assign_split(ref, manifest.splits, manifest.seed, src.official_split(ref))
-            refs.append(replace(ref, source_key=spec.key, split=split, coverage=src.label_coverage(ref),
-                                record_path=relative_to(ref.path, src.records_root)))
+            refs.append(ref.planned(source_key=spec.key, split=split, coverage=src.label_coverage(ref),
+                                    record_path=relative_to(ref.path, src.records_root)))
             if spec.limit and len(refs) >= spec.limit:
                 break
         quarantine += [dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors]

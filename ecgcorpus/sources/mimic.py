@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ..errors import SourceError
 from ..leads import CANONICAL_LEADS
@@ -54,8 +56,10 @@ class MimicIvEcg(Source):
                     continue
                 yield self._ref(row, measurements.get(study_id))
 
-    def _read_measurements(self) -> dict[str, dict[str, str]]:
-        """machine_measurements rows by study_id (joined by key: the two tables are not in the same order)."""
+    def _read_measurements(self) -> dict[str, tuple]:
+        """machine_measurements by study_id (joined by key: the two tables are not in the same
+        order), each row reduced to what a record keeps: its report (shared by every study with the
+        same statements, see ``_report``), the measurements and the cart's settings."""
         path = self.path("machine_measurements.csv")
         try:
             table = self.table(path)
@@ -64,20 +68,37 @@ class MimicIvEcg(Source):
         for error in table.errors():            # their studies then have no report: quarantined by builders
             self.report(error)
         with table.stream as f:
-            reader = csv.DictReader(f)
-            _require(path, reader.fieldnames, ("study_id", "report_0"))
-            return {row["study_id"].strip(): row for row in reader}
+            header = next(csv.reader(f), [])
+        _require(path, header, ("study_id", "report_0"))
+        if table.encoding != "utf-8" or table.errors():
+            return self._read_measurements_rows(table, header)
+        return _measurements_columnar(path, header)
 
-    def _ref(self, row: dict[str, str], mm: dict[str, str] | None) -> RecordRef:
+    def _read_measurements_rows(self, table, header: list[str]) -> dict[str, tuple]:
+        """The row-by-row reading, for a table in a declared fallback encoding or with bad rows."""
+        out = {}
+        with table.stream as f:
+            reader = csv.reader(f)
+            next(reader, None)
+            column = {name: i for i, name in enumerate(header)}
+            reports = [column[f"report_{i}"] for i in range(N_REPORT_COLUMNS) if f"report_{i}" in column]
+            measured = [(name, column[name]) for name in MEASUREMENT_COLUMNS if name in column]
+            settings = [(name, column[name]) for name in ("cart_id", "bandwidth", "filtering") if name in column]
+            for row in reader:
+                row = row + [""] * (len(header) - len(row))
+                lines = tuple(line for line in (row[i].strip() for i in reports) if line)
+                values = tuple(_measurement(row[i]) for _, i in measured)
+                cart = tuple((name, sys.intern(row[i].strip())) for name, i in settings if row[i].strip())
+                out[row[column["study_id"]].strip()] = (_report(lines), (tuple(n for n, _ in measured), values), cart)
+        return out
+
+    def _ref(self, row: dict[str, str], mm: tuple | None) -> RecordRef:
         study_id = row["study_id"].strip()
-        lines = [] if mm is None else [
-            (mm.get(f"report_{i}") or "").strip() for i in range(N_REPORT_COLUMNS)
-        ]
-        lines = [line for line in lines if line]
+        (report, lines, labels), (names, values), cart = mm if mm is not None else (_report(()), ((), ()), ())
         extra = {"has_machine_measurements": mm is not None}
         if mm is not None:
-            extra["measurements"] = {c: _measurement(mm.get(c)) for c in MEASUREMENT_COLUMNS}
-            extra.update({k: mm[k].strip() for k in ("cart_id", "bandwidth", "filtering") if mm.get(k)})
+            extra["measurements"] = dict(zip(names, values))
+            extra.update(cart)
         return RecordRef(
             record_id=self.record_id(study_id),
             source=self.name,
@@ -87,9 +108,9 @@ class MimicIvEcg(Source):
             n_samples=5000,
             leads=CANONICAL_LEADS,
             patient_id=row["subject_id"].strip(),
-            report="\n".join(lines) or None,
-            report_lines=tuple(lines),
-            labels=map_report(lines),
+            report=report,
+            report_lines=lines,
+            labels=labels,
             report_lang="en" if lines else None,
             acquired=(row.get("ecg_time") or "").strip() or None,
             extra=extra,
@@ -97,6 +118,63 @@ class MimicIvEcg(Source):
 
     def load(self, ref: RecordRef) -> ECG:
         return load_wfdb(ref, ref.path)
+
+
+def _measurements_columnar(path: str, header: list[str]) -> dict[str, tuple]:
+    """machine_measurements.csv read by pyarrow, only the columns a record keeps: the reports as
+    dictionary-encoded columns, so that each distinct report is mapped to labels once (800k
+    studies, a few ten thousand distinct reports), and the measurements as integer arrays."""
+    import numpy as np
+    from pyarrow import csv as pacsv
+
+    reports = [f"report_{i}" for i in range(N_REPORT_COLUMNS) if f"report_{i}" in header]
+    measured = [name for name in MEASUREMENT_COLUMNS if name in header]
+    settings = [name for name in ("cart_id", "bandwidth", "filtering") if name in header]
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        include_columns=["study_id", *reports, *measured, *settings],
+        column_types={name: "string" for name in ["study_id", *reports, *settings]},
+        strings_can_be_null=True, auto_dict_encode=False))
+    n = table.num_rows
+    # each row's report as the tuple of its statements' codes (0: none) → one id per distinct report
+    codes = np.zeros((n, len(reports)), dtype=np.int32)
+    vocabulary: list[str] = [""]
+    for j, name in enumerate(reports):
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        words = [str(w).strip() for w in encoded.dictionary.to_pylist()]
+        offset = len(vocabulary)
+        vocabulary += words
+        idx = encoded.indices.to_numpy(zero_copy_only=False)
+        valid = ~np.isnan(idx) if idx.dtype.kind == "f" else np.ones(n, bool)
+        codes[valid, j] = idx[valid].astype(np.int64) + offset
+    distinct, which = np.unique(codes, axis=0, return_inverse=True) if n else (codes, np.zeros(0, int))
+    which = np.asarray(which).reshape(-1).tolist()
+    shared = [_report(tuple(w for w in (vocabulary[c] for c in row if c) if w)) for row in distinct]
+    sentinels = np.array(sorted(int(v) for v in NOT_MEASURABLE))
+    columns = []
+    for name in measured:
+        raw = table.column(name).to_numpy(zero_copy_only=False).astype("float64")
+        ints = np.where(np.isfinite(raw), raw, 0).astype(np.int64)
+        values = ints.tolist()
+        for i in np.flatnonzero(~np.isfinite(raw) | np.isin(ints, sentinels)).tolist():
+            values[i] = None
+        columns.append(values)
+    rows = list(zip(*columns)) if columns else [()] * n
+    carts = [[None if v is None else sys.intern(v.strip()) for v in table.column(name).to_pylist()]
+             for name in settings]
+    cart_rows = list(zip(*carts)) if carts else [()] * n
+    names = tuple(measured)
+    out = {}
+    for study, report, values, cart in zip(table.column("study_id").to_pylist(), which, rows, cart_rows):
+        out[study.strip()] = (shared[report], (names, values), tuple((k, v) for k, v in zip(settings, cart) if v))
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _report(lines: tuple[str, ...]) -> tuple[str | None, tuple[str, ...], tuple]:
+    """(report text, statement lines, labels) of a report, one shared object per distinct report:
+    the machine's vocabulary is small, so 800k studies hold a few ten thousand distinct reports."""
+    lines = tuple(sys.intern(line) for line in lines)
+    return ("\n".join(lines) or None), lines, map_report(lines)
 
 
 def _require(path: str, fieldnames, columns) -> None:

@@ -1,0 +1,140 @@
+"""Planning full MIMIC-IV-ECG: peak memory and time of the dry run, against pandas reading the same CSVs.
+
+Writes synthetic metadata of MIMIC-IV-ECG's size and column layout (record_list.csv and
+machine_measurements.csv, 800,035 studies by default, statements drawn from the fixture
+vocabulary, 29999 sentinels included) with signal files for the first few records only, then runs
+in fresh child processes, one after another:
+
+- the reference: ``pandas.read_csv`` of both CSVs (all columns), as any script reading them would;
+- ``ecgcorpus build M --dry-run --json`` of a manifest with two report configs (the scan, the
+  fingerprints of the files that exist, the plan) .
+
+Each child's peak RSS comes from ``getrusage(RUSAGE_CHILDREN)`` taken right after it. Printed:
+the two times and their ratio, both peaks, and the records the dry run counted.
+
+    python bench/bench_mimic_plan.py [--records 800035] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+MIMIC_RECORDS = 800_035
+WITH_SIGNALS = 8
+STATEMENTS = ("Sinus rhythm", "Normal ECG", "Sinus bradycardia", "Otherwise normal ECG", "Sinus tachycardia",
+              "Atrial fibrillation with rapid ventricular response", "Abnormal ECG", "Borderline ECG",
+              "Possible left atrial enlargement", "Left axis deviation", "Inferior/lateral ST-T changes are nonspecific",
+              "Sinus rhythm with PVC(s) with borderline 1st degree A-V block", "Consider anterior infarct - age undetermined",
+              "Low QRS voltages in precordial leads", "Right bundle branch block", "Nonspecific T wave abnormality")
+
+
+def write_metadata(root: str, n: int, fixture_mimic: str) -> None:
+    """record_list.csv + machine_measurements.csv for ``n`` studies; files only for the first few."""
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    subjects = 10_000_000 + rng.integers(0, n // 5 + 1, size=n)
+    studies = 40_000_000 + rng.permutation(n)
+    times = (pd.Timestamp("2110-01-01") + pd.to_timedelta(rng.integers(0, 3600 * 24 * 3650, size=n), unit="s"))
+    paths = [f"files/p{str(s)[:4]}/p{s}/s{t}/{t}" for s, t in zip(subjects, studies)]
+    record_list = pd.DataFrame({"subject_id": subjects, "study_id": studies, "file_name": studies,
+                                "ecg_time": times.strftime("%Y-%m-%d %H:%M:%S"), "path": paths})
+    record_list.to_csv(os.path.join(root, "record_list.csv"), index=False)
+    mm = {"subject_id": subjects, "study_id": studies, "cart_id": rng.integers(6000, 9000, size=n),
+          "ecg_time": record_list["ecg_time"]}
+    vocab = np.array(STATEMENTS, dtype=object)
+    lines = rng.integers(1, 5, size=n)
+    for i in range(18):
+        column = vocab[rng.integers(0, len(vocab), size=n)].astype(object)
+        column[lines <= i] = None
+        mm[f"report_{i}"] = column
+    mm["bandwidth"], mm["filtering"] = "0.005-150 Hz", "60 Hz notch Baseline filter"
+    for name, lo, hi in (("rr_interval", 500, 1200), ("p_onset", 20, 80), ("p_end", 90, 140), ("qrs_onset", 150, 200),
+                         ("qrs_end", 230, 290), ("t_end", 520, 640), ("p_axis", -30, 90), ("qrs_axis", -60, 120),
+                         ("t_axis", -30, 100)):
+        values = rng.integers(lo, hi, size=n)
+        values[rng.random(n) < 0.03] = 29999
+        mm[name] = values
+    pd.DataFrame(mm).to_csv(os.path.join(root, "machine_measurements.csv"), index=False)
+    # the first records get real signal files (the fixture's), the rest are absent
+    fixture_files = sorted({os.path.join(d, f[:-4]) for d, _, fs in os.walk(fixture_mimic) for f in fs
+                            if f.endswith(".hea")})
+    for path, source in zip(paths[:WITH_SIGNALS], fixture_files):
+        target = os.path.join(root, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        for ext in (".hea", ".dat"):
+            shutil.copyfile(source + ext, target + ext)
+        with open(target + ".hea") as f:
+            text = f.read()
+        old = os.path.basename(source)
+        with open(target + ".hea", "w") as f:
+            f.write(text.replace(old, os.path.basename(target)))
+
+
+def child(argv: list[str]) -> tuple[float, int, str]:
+    """(wall s, peak RSS bytes, stdout) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    elapsed = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak_kib < before:
+        raise RuntimeError("peak RSS went down: run each child once per bench process")
+    return elapsed, peak_kib * 1024, out
+
+
+READ_CSV = """
+import sys, pandas as pd
+a = pd.read_csv(sys.argv[1] + '/record_list.csv')
+b = pd.read_csv(sys.argv[1] + '/machine_measurements.csv')
+print(len(a), len(b))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=MIMIC_RECORDS)
+    ap.add_argument("--keep", help="write the metadata here and keep it")
+    args = ap.parse_args()
+    from ecgcorpus.fixtures import write_fixtures
+
+    work = args.keep or tempfile.mkdtemp()
+    root = os.path.join(work, "mimic-iv-ecg")
+    if not os.path.exists(os.path.join(root, "machine_measurements.csv")):
+        os.makedirs(root, exist_ok=True)
+        fixtures = tempfile.mkdtemp()
+        write_fixtures(fixtures, records=WITH_SIGNALS, seed=1)
+        write_metadata(root, args.records, os.path.join(fixtures, "mimic-iv-ecg"))
+    manifest = os.path.join(work, "m.yaml")
+    with open(manifest, "w") as f:
+        f.write(f'name: mimic-plan\nsources: [{{name: mimic, root: "{root}"}}]\nprofile: {{duration_s: 10}}\n'
+                f'builders:\n  - {{type: report, config: report}}\n  - {{type: report, config: report_anyecg, '
+                f'params: {{profile: anyecg}}}}\noutput: {{dir: "{work}/out"}}\n')
+    # Peak RSS of children is a running maximum: measure the smaller one (pandas) first, then ours.
+    ref_s, ref_rss, _ = child([sys.executable, "-c", READ_CSV, root])
+    plan_s, plan_rss, out = child([sys.executable, "-m", "ecgcorpus.cli", "-q", "build", manifest, "--dry-run",
+                                   "--json"])
+    report = json.loads(out)
+    results = {"records": args.records, "read_csv_s": ref_s, "read_csv_peak_mib": ref_rss / 2**20,
+               "dry_run_s": plan_s, "dry_run_peak_mib": plan_rss / 2**20, "ratio_dry_run_vs_read_csv": plan_s / ref_s,
+               "records_scanned": report["sources"]["mimic"]["records"]}
+    for key, value in results.items():
+        print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
+    print("RESULT bench_mimic_plan " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                                                for k, v in results.items()))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
