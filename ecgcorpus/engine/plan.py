@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..builders import Builder, WorkItem, builder_class
 from ..errors import EcgCorpusError, SourceError
