@@ -84,7 +84,7 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
         for ref in src.scan():
             split = assign_split(ref, manifest.splits, manifest.seed, src.official_split(ref))
             refs.append(ref.planned(source_key=spec.key, split=split, coverage=src.label_coverage(ref),
-                                    record_path=relative_to(ref.path, src.records_root)))
+                                    record_path=ref.record_path or relative_to(ref.path, src.records_root)))
             if spec.limit and len(refs) >= spec.limit:
                 break
         quarantine += [dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from ..manifest import SplitPolicy
 from ..types import RecordRef
@@ -18,8 +19,14 @@ def _unit_interval(key: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+@lru_cache(maxsize=1 << 18)
+def _cached_unit_interval(key: str, seed: int) -> float:
+    """Per patient (a patient's records share it): one hash per patient, not per record."""
+    return _unit_interval(key, seed)
+
+
 def hashed_split(key: str, ratios: dict[str, float], seed: int) -> str:
-    x = _unit_interval(key, seed)
+    x = _cached_unit_interval(key, seed)
     acc = 0.0
     for name in ("train", "validation", "test"):
         acc += ratios.get(name, 0.0)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from collections.abc import Iterator
+from collections.abc import Mapping
 from functools import lru_cache
+
+import numpy as np
 
 from ..errors import SourceError
 from ..leads import CANONICAL_LEADS
@@ -35,6 +39,10 @@ class MimicIvEcg(Source):
     )
     report_languages = ('en',)
 
+    @property
+    def _prefix(self) -> str:
+        return self.root.rstrip(os.sep) + os.sep
+
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         measurements = self._read_measurements()
         list_path = self.path("record_list.csv")
@@ -54,7 +62,7 @@ class MimicIvEcg(Source):
                     yield SourceError(f"{list_path}:{line_no}", f"malformed row {row!r}",
                                       self.record_id(study_id) if study_id else None)
                     continue
-                yield self._ref(row, measurements.get(study_id))
+                yield self._ref(row, measurements.pop(study_id, None))   # popped: held once, by its record
 
     def _read_measurements(self) -> dict[str, tuple]:
         """machine_measurements by study_id (joined by key: the two tables are not in the same
@@ -89,21 +97,23 @@ class MimicIvEcg(Source):
                 lines = tuple(line for line in (row[i].strip() for i in reports) if line)
                 values = tuple(_measurement(row[i]) for _, i in measured)
                 cart = tuple((name, sys.intern(row[i].strip())) for name, i in settings if row[i].strip())
-                out[row[column["study_id"]].strip()] = (_report(lines), (tuple(n for n, _ in measured), values), cart)
+                out[row[column["study_id"]].strip()] = (_report(lines), dict(zip((n for n, _ in measured), values)), cart)
         return out
 
     def _ref(self, row: dict[str, str], mm: tuple | None) -> RecordRef:
         study_id = row["study_id"].strip()
-        (report, lines, labels), (names, values), cart = mm if mm is not None else (_report(()), ((), ()), ())
+        (report, lines, labels), values, cart = mm if mm is not None else (_report(()), {}, ())
         extra = {"has_machine_measurements": mm is not None}
         if mm is not None:
-            extra["measurements"] = dict(zip(names, values))
+            extra["measurements"] = values
             extra.update(cart)
+        relative = row["path"].strip()
         return RecordRef(
             record_id=self.record_id(study_id),
             source=self.name,
             native_id=study_id,
-            path=self.path(row["path"].strip()),
+            path=self._prefix + relative,         # (os.path.join per record: seconds at 800k)
+            record_path=relative,
             fs=500.0,
             n_samples=5000,
             leads=CANONICAL_LEADS,
@@ -124,7 +134,6 @@ def _measurements_columnar(path: str, header: list[str]) -> dict[str, tuple]:
     """machine_measurements.csv read by pyarrow, only the columns a record keeps: the reports as
     dictionary-encoded columns, so that each distinct report is mapped to labels once (800k
     studies, a few ten thousand distinct reports), and the measurements as integer arrays."""
-    import numpy as np
     from pyarrow import csv as pacsv
 
     reports = [f"report_{i}" for i in range(N_REPORT_COLUMNS) if f"report_{i}" in header]
@@ -146,27 +155,62 @@ def _measurements_columnar(path: str, header: list[str]) -> dict[str, tuple]:
         idx = encoded.indices.to_numpy(zero_copy_only=False)
         valid = ~np.isnan(idx) if idx.dtype.kind == "f" else np.ones(n, bool)
         codes[valid, j] = idx[valid].astype(np.int64) + offset
-    distinct, which = np.unique(codes, axis=0, return_inverse=True) if n else (codes, np.zeros(0, int))
+    rows_as_bytes = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.itemsize * max(1, codes.shape[1]))))
+    distinct, which = np.unique(rows_as_bytes.reshape(-1), return_inverse=True)   # a sort of n keys, not of rows
     which = np.asarray(which).reshape(-1).tolist()
-    shared = [_report(tuple(w for w in (vocabulary[c] for c in row if c) if w)) for row in distinct]
+    shared = [_report(tuple(w for w in (vocabulary[c] for c in np.frombuffer(row.tobytes(), np.int32) if c) if w))
+              for row in distinct]
     sentinels = np.array(sorted(int(v) for v in NOT_MEASURABLE))
-    columns = []
+    columns = {}
     for name in measured:
         raw = table.column(name).to_numpy(zero_copy_only=False).astype("float64")
-        ints = np.where(np.isfinite(raw), raw, 0).astype(np.int64)
-        values = ints.tolist()
-        for i in np.flatnonzero(~np.isfinite(raw) | np.isin(ints, sentinels)).tolist():
-            values[i] = None
-        columns.append(values)
-    rows = list(zip(*columns)) if columns else [()] * n
+        ints = np.where(np.isfinite(raw), raw, 0).astype(np.int32)
+        columns[name] = np.ma.masked_array(ints, ~np.isfinite(raw) | np.isin(ints, sentinels))
+    values = MachineColumns(columns)
     carts = [[None if v is None else sys.intern(v.strip()) for v in table.column(name).to_pylist()]
              for name in settings]
     cart_rows = list(zip(*carts)) if carts else [()] * n
-    names = tuple(measured)
+    cart_of: dict[tuple, tuple] = {}        # the carts' settings repeat: one tuple per distinct setting
     out = {}
-    for study, report, values, cart in zip(table.column("study_id").to_pylist(), which, rows, cart_rows):
-        out[study.strip()] = (shared[report], (names, values), tuple((k, v) for k, v in zip(settings, cart) if v))
+    for i, (study, report, cart) in enumerate(zip(table.column("study_id").to_pylist(), which, cart_rows)):
+        kept = cart_of.get(cart)
+        if kept is None:
+            kept = cart_of[cart] = tuple((k, v) for k, v in zip(settings, cart) if v)
+        out[study.strip()] = (shared[report], MachineValues(values, i), kept)
     return out
+
+
+class MachineColumns:
+    """machine_measurements' interval and axis columns as int32 arrays (masked where not measured)."""
+
+    def __init__(self, columns: dict):
+        self.columns = columns
+
+
+class MachineValues(Mapping):
+    """One study's measurements (``rr_interval`` → 833, or None where not measurable), read from the
+    shared columns: a dict per study would hold 800k × 9 Python ints. Pickles as a plain dict."""
+
+    __slots__ = ("_table", "_row")
+
+    def __init__(self, table: MachineColumns, row: int):
+        self._table, self._row = table, row
+
+    def __getitem__(self, name: str) -> int | None:
+        value = self._table.columns[name][self._row]
+        return None if value is np.ma.masked else int(value)
+
+    def __iter__(self):
+        return iter(self._table.columns)
+
+    def __len__(self) -> int:
+        return len(self._table.columns)
+
+    def __reduce__(self):
+        return dict, (dict(self.items()),)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 @lru_cache(maxsize=1 << 16)
