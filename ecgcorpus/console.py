@@ -48,3 +48,13 @@ def announce(line: str) -> None:
     """One status line on stderr (stdout stays the command's own summary); silent when quiet."""
     if _verbosity > QUIET:
         print(line, file=sys.stderr, flush=True)
+
+
+def progress_bar(total: int | None, desc: str, min_total: int = 1000):
+    """A tqdm bar on a terminal for long loops (``total`` None: a running count), else None.
+    Callers update it in batches: a per-record update costs seconds over 800k records."""
+    if not progress_enabled() or (total is not None and total < min_total):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from ..console import progress_enabled
+from ..console import progress_bar
 from ..errors import EcgCorpusError, SourceError
 from ..sources import Source
 from ..types import RecordRef
@@ -29,7 +29,7 @@ def fingerprint_refs(src: Source, key: str, refs: list[RecordRef], seen: Fingerp
     """The refs kept, and a digest of their fingerprints. Unreadable records are quarantined here,
     at scan (a missing or damaged file is found before any unit runs)."""
     kept, digest = [], hashlib.sha256()
-    bar = _bar(len(refs), f"fingerprinting {key}")
+    bar = progress_bar(len(refs), f"fingerprinting {key}")
     for ref in refs:
         try:
             fp = src.fingerprint(ref)
@@ -64,9 +64,3 @@ def raise_on_duplicates(seen: Fingerprints) -> None:
                              "dedupe: first to keep the first of each)")
 
 
-def _bar(total: int, desc: str):
-    if not progress_enabled() or total < 1000:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="rec", dynamic_ncols=True)

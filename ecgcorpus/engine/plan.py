@@ -9,6 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..builders import Builder, WorkItem, builder_class
+from ..console import progress_bar
 from ..errors import EcgCorpusError, SourceError
 from ..manifest import Manifest
 from ..sources import open_source
@@ -80,13 +81,19 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
     seen = Fingerprints()
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
+        src.limit = spec.limit                 # a source that can stops reading there (MIMIC's tables)
         refs = []
+        bar = progress_bar(None, f"scanning {spec.key}")
         for ref in src.scan():
+            if bar is not None and len(refs) % 1000 == 999:
+                bar.update(1000)
             split = assign_split(ref, manifest.splits, manifest.seed, src.official_split(ref))
             refs.append(ref.planned(source_key=spec.key, split=split, coverage=src.label_coverage(ref),
                                     record_path=ref.record_path or relative_to(ref.path, src.records_root)))
             if spec.limit and len(refs) >= spec.limit:
                 break
+        if bar is not None:
+            bar.close()
         quarantine += [dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors]
         signals = None
         if manifest.dedupe != "keep":

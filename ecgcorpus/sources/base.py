@@ -52,6 +52,7 @@ class Source:
         self.table_encodings: dict[str, str] = {}   # table (relative to root) → encoding, where not UTF-8
         self.errors: list[SourceError] = []
         self._on_error = on_error
+        self.limit: int | None = None       # set by the engine from the manifest: a reader may stop there
 
     # -- the two operations ------------------------------------------------------------------------
     def scan(self) -> Iterator[RecordRef]:

@@ -44,27 +44,45 @@ class MimicIvEcg(Source):
         return self.root.rstrip(os.sep) + os.sep
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
-        measurements = self._read_measurements()
         list_path = self.path("record_list.csv")
         try:
             table = self.table(list_path)
         except FileNotFoundError:
             raise SourceError(list_path, "MIMIC-IV-ECG record list not found (is ROOT the release folder?)") from None
         yield from table.errors()
+        rows = self._record_rows(table, list_path)
+        if self.limit:
+            # a limited scan reads the first `limit` studies of the list, then only their measurements
+            head = []
+            for item in rows:
+                head.append(item)
+                if len(head) >= self.limit and not isinstance(item, SourceError):
+                    break
+            wanted = {row["study_id"].strip() for row in head if not isinstance(row, SourceError)}
+            measurements = self._read_measurements(only=wanted)
+            rows = iter(head)
+        else:
+            measurements = self._read_measurements()
+        for row in rows:
+            if isinstance(row, SourceError):
+                yield row
+            else:
+                yield self._ref(row, measurements.pop(row["study_id"].strip(), None))  # popped: held once
+
+    def _record_rows(self, table, list_path: str) -> Iterator[dict | SourceError]:
         with table.stream as f:
             reader = csv.DictReader(f)
             _require(list_path, reader.fieldnames, ("subject_id", "study_id", "path"))
             for row in reader:
-                line_no = reader.line_num
                 study_id = (row.get("study_id") or "").strip()
                 subject_id = (row.get("subject_id") or "").strip()
                 if not (study_id.isdigit() and subject_id.isdigit() and row.get("path")):
-                    yield SourceError(f"{list_path}:{line_no}", f"malformed row {row!r}",
+                    yield SourceError(f"{list_path}:{reader.line_num}", f"malformed row {row!r}",
                                       self.record_id(study_id) if study_id else None)
                     continue
-                yield self._ref(row, measurements.pop(study_id, None))   # popped: held once, by its record
+                yield row
 
-    def _read_measurements(self) -> dict[str, tuple]:
+    def _read_measurements(self, only: set[str] | None = None) -> dict[str, tuple]:
         """machine_measurements by study_id (joined by key: the two tables are not in the same
         order), each row reduced to what a record keeps: its report (shared by every study with the
         same statements, see ``_report``), the measurements and the cart's settings."""
@@ -79,8 +97,9 @@ class MimicIvEcg(Source):
             header = next(csv.reader(f), [])
         _require(path, header, ("study_id", "report_0"))
         if table.encoding != "utf-8" or table.errors():
-            return self._read_measurements_rows(table, header)
-        return _measurements_columnar(path, header)
+            rows = self._read_measurements_rows(table, header)
+            return rows if only is None else {k: v for k, v in rows.items() if k in only}
+        return _measurements_columnar(path, header, only)
 
     def _read_measurements_rows(self, table, header: list[str]) -> dict[str, tuple]:
         """The row-by-row reading, for a table in a declared fallback encoding or with bad rows."""
@@ -117,7 +136,7 @@ class MimicIvEcg(Source):
             fs=500.0,
             n_samples=5000,
             leads=CANONICAL_LEADS,
-            patient_id=row["subject_id"].strip(),
+            patient_id=sys.intern(row["subject_id"].strip()),   # shared by the patient's studies
             report=report,
             report_lines=lines,
             labels=labels,
@@ -130,32 +149,49 @@ class MimicIvEcg(Source):
         return load_wfdb(ref, ref.path)
 
 
-def _measurements_columnar(path: str, header: list[str]) -> dict[str, tuple]:
-    """machine_measurements.csv read by pyarrow, only the columns a record keeps: the reports as
-    dictionary-encoded columns, so that each distinct report is mapped to labels once (800k
-    studies, a few ten thousand distinct reports), and the measurements as integer arrays."""
+def _measurements_columnar(path: str, header: list[str], only: set[str] | None = None) -> dict[str, tuple]:
+    """machine_measurements.csv read by pyarrow in blocks, only the columns a record keeps (and,
+    with ``only``, only those studies): per block, each distinct report is mapped to labels once
+    (800k studies hold a few ten thousand distinct reports; ``_report`` shares them across blocks),
+    and the measurements stay integer arrays."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
     reports = [f"report_{i}" for i in range(N_REPORT_COLUMNS) if f"report_{i}" in header]
     measured = [name for name in MEASUREMENT_COLUMNS if name in header]
     settings = [name for name in ("cart_id", "bandwidth", "filtering") if name in header]
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        include_columns=["study_id", *reports, *measured, *settings],
-        column_types={name: "string" for name in ["study_id", *reports, *settings]},
-        strings_can_be_null=True, auto_dict_encode=False))
-    n = table.num_rows
+    options = pacsv.ConvertOptions(include_columns=["study_id", *reports, *measured, *settings],
+                                   column_types={name: "string" for name in ["study_id", *reports, *settings]},
+                                   strings_can_be_null=True)
+    # one thread, 16 MB blocks: the threaded reader reads ahead and held a gigabyte at 800k studies
+    read = pacsv.ReadOptions(use_threads=False, block_size=1 << 24)
+    wanted = None if only is None else pa.array(sorted(only), pa.string())
+    out: dict[str, tuple] = {}
+    cart_of: dict[tuple, tuple] = {}        # the carts' settings repeat: one tuple per distinct setting
+    with pacsv.open_csv(path, read_options=read, convert_options=options) as reader:
+        for batch in reader:
+            if wanted is not None:
+                batch = batch.filter(pc.is_in(pc.utf8_trim_whitespace(batch.column("study_id")), value_set=wanted))
+            if batch.num_rows:
+                _add_block(batch, reports, measured, settings, out, cart_of)
+    return out
+
+
+def _add_block(batch, reports, measured, settings, out: dict, cart_of: dict) -> None:
+    n = batch.num_rows
     # each row's report as the tuple of its statements' codes (0: none) → one id per distinct report
-    codes = np.zeros((n, len(reports)), dtype=np.int32)
+    codes = np.zeros((n, max(1, len(reports))), dtype=np.int32)
     vocabulary: list[str] = [""]
     for j, name in enumerate(reports):
-        encoded = table.column(name).combine_chunks().dictionary_encode()
+        encoded = batch.column(name).dictionary_encode()
         words = [str(w).strip() for w in encoded.dictionary.to_pylist()]
         offset = len(vocabulary)
         vocabulary += words
         idx = encoded.indices.to_numpy(zero_copy_only=False)
         valid = ~np.isnan(idx) if idx.dtype.kind == "f" else np.ones(n, bool)
         codes[valid, j] = idx[valid].astype(np.int64) + offset
-    rows_as_bytes = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.itemsize * max(1, codes.shape[1]))))
+    rows_as_bytes = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.itemsize * codes.shape[1])))
     distinct, which = np.unique(rows_as_bytes.reshape(-1), return_inverse=True)   # a sort of n keys, not of rows
     which = np.asarray(which).reshape(-1).tolist()
     shared = [_report(tuple(w for w in (vocabulary[c] for c in np.frombuffer(row.tobytes(), np.int32) if c) if w))
@@ -163,21 +199,18 @@ def _measurements_columnar(path: str, header: list[str]) -> dict[str, tuple]:
     sentinels = np.array(sorted(int(v) for v in NOT_MEASURABLE))
     columns = {}
     for name in measured:
-        raw = table.column(name).to_numpy(zero_copy_only=False).astype("float64")
+        raw = batch.column(name).to_numpy(zero_copy_only=False).astype("float64")
         ints = np.where(np.isfinite(raw), raw, 0).astype(np.int32)
         columns[name] = np.ma.masked_array(ints, ~np.isfinite(raw) | np.isin(ints, sentinels))
     values = MachineColumns(columns)
-    carts = [[None if v is None else sys.intern(v.strip()) for v in table.column(name).to_pylist()]
+    carts = [[None if v is None else sys.intern(v.strip()) for v in batch.column(name).to_pylist()]
              for name in settings]
     cart_rows = list(zip(*carts)) if carts else [()] * n
-    cart_of: dict[tuple, tuple] = {}        # the carts' settings repeat: one tuple per distinct setting
-    out = {}
-    for i, (study, report, cart) in enumerate(zip(table.column("study_id").to_pylist(), which, cart_rows)):
+    for i, (study, report, cart) in enumerate(zip(batch.column("study_id").to_pylist(), which, cart_rows)):
         kept = cart_of.get(cart)
         if kept is None:
             kept = cart_of[cart] = tuple((k, v) for k, v in zip(settings, cart) if v)
         out[study.strip()] = (shared[report], MachineValues(values, i), kept)
-    return out
 
 
 class MachineColumns:

@@ -19,31 +19,45 @@ from ..errors import SourceError
 @dataclass
 class TableText:
     path: str
-    stream: io.StringIO
     encoding: str
     bad_lines: list[int] = field(default_factory=list)     # 1-based lines that are not UTF-8
+    text: str | None = None      # held only where the file had to be repaired; else read from disk
+
+    @property
+    def stream(self) -> io.TextIOBase:
+        """A fresh text stream of the table (``with table.stream as f``), newline="" for ``csv``."""
+        if self.text is not None:
+            return io.StringIO(self.text, newline="")
+        encoding = "utf-8-sig" if self.encoding == "utf-8" else self.encoding
+        return open(self.path, encoding=encoding, newline="")
 
     def errors(self, record_id=None) -> list[SourceError]:
         return [SourceError(f"{self.path}:{line}", "undecodable row: not UTF-8 (declare the table's encoding, "
                             "e.g. options: {encoding: cp1252})", record_id) for line in self.bad_lines]
 
 
+CHUNK = 1 << 24
+
+
 def read_table_text(path: str, fallback: str | None = None) -> TableText:
-    """The table at ``path`` as a text stream for ``csv``; FileNotFoundError propagates."""
+    """The table at ``path``, checked to decode; FileNotFoundError propagates. A UTF-8 table (the
+    releases) is checked in chunks and read again from disk when used, so a 300 MB table never
+    sits in memory; only a table with undecodable lines is held, repaired."""
+    if _decodes(path, "utf-8"):
+        return TableText(path, "utf-8")
+    if fallback:
+        try:
+            with open(path, encoding=fallback, newline="") as f:
+                while f.read(CHUNK):
+                    pass
+        except UnicodeDecodeError as exc:
+            raise SourceError(path, f"not readable as UTF-8 nor as the declared {fallback}: {exc.reason} "
+                              f"at byte {exc.start}") from None
+        return TableText(path, fallback)
     with open(path, "rb") as f:
         raw = f.read()
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
-    try:
-        return TableText(path, io.StringIO(raw.decode("utf-8"), newline=""), "utf-8")
-    except UnicodeDecodeError:
-        pass
-    if fallback:
-        try:
-            return TableText(path, io.StringIO(raw.decode(fallback), newline=""), fallback)
-        except UnicodeDecodeError as exc:
-            raise SourceError(path, f"not readable as UTF-8 nor as the declared {fallback}: {exc.reason} "
-                              f"at byte {exc.start}") from None
     lines, bad = [], []
     for number, line in enumerate(raw.splitlines(keepends=True), start=1):
         try:
@@ -51,4 +65,16 @@ def read_table_text(path: str, fallback: str | None = None) -> TableText:
         except UnicodeDecodeError:
             bad.append(number)
             lines.append("\r\n" if line.endswith(b"\r\n") else "\n")   # keeps the line numbers of the rest
-    return TableText(path, io.StringIO("".join(lines), newline=""), "utf-8", bad)
+    return TableText(path, "utf-8", bad, "".join(lines))
+
+
+def _decodes(path: str, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as f:
+        try:
+            while chunk := f.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
