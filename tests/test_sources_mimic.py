@@ -87,3 +87,29 @@ def test_genuine_data_dictionary_header(data_dir):
     with open(data_dir / "mimic-iv-ecg/machine_measurements_data_dictionary.csv", newline="") as f:
         header = next(csv.reader(f))
     assert header[1] == "Description\xa0"  # the trailing non-breaking space of the real file
+
+
+def test_a_limit_reads_only_the_studies_it_keeps(fixture_tree):
+    """`limit` cuts reading: the first studies of record_list.csv, and machine_measurements rows of
+    those studies only (streamed in blocks); the tables are checked, not held in memory."""
+    from ecgcorpus.sources.tables import read_table_text
+
+    root = fixture_tree / "mimic-iv-ecg"
+    full = {r.native_id: r for r in open_source("mimic", root).scan()}
+    src = open_source("mimic", root)
+    src.limit = 3
+    refs = list(src.scan())
+    assert [r.native_id for r in refs] == list(full)[:3]
+    for ref in refs:
+        assert dict(ref.extra["measurements"]) == dict(full[ref.native_id].extra["measurements"])
+        assert ref.labels == full[ref.native_id].labels
+    assert set(src._read_measurements(only={refs[0].native_id})) == {refs[0].native_id}
+    import pickle
+
+    shipped = pickle.loads(pickle.dumps(refs[0]))              # to a worker: a plain dict, not the columns
+    assert type(shipped.extra["measurements"]) is dict and shipped.extra["measurements"] == dict(
+        refs[0].extra["measurements"])
+    table = read_table_text(str(root / "machine_measurements.csv"))
+    assert table.text is None                                    # a UTF-8 release table is read from disk
+    with table.stream as a, table.stream as b:                   # each use gets its own stream
+        assert a.readline() == b.readline()
