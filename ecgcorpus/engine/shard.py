@@ -66,7 +66,8 @@ def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
     """Build the unit's samples, write its shard atomically, then its completion marker."""
     builder = _builder(manifest, unit.builder_index)
     ctx = BuildContext(manifest, unit.config)
-    samples, quarantine = [], []
+    quarantine = []
+    writer = ShardWriter(os.path.join(out_dir, unit.relpath), manifest, unit)
     for item in unit.items:
         ctx.begin(item)
         try:
@@ -75,19 +76,16 @@ def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
             quarantine.append(_entry(item, exc.file, exc.problem, unit))
             continue
         except Exception as exc:
+            writer.abort()
             failure = _failure(unit, item, exc)
             write_failure(out_dir, unit, failure)
             raise failure from exc
         for sample in produced:
             sample.split = unit.split
-            samples.append(sample)
-    if samples:
-        table = samples_to_table(samples, [s.content_id(unit.config) for s in samples], unit.layout)
-        sha = write_parquet_atomic(table, os.path.join(out_dir, unit.relpath), manifest, unit.layout.dtype)
-    else:
-        # Every record of the unit was quarantined: no shard (readers reject zero-row Parquet files).
-        sha = EMPTY_SHARD
-    result = UnitResult(unit.unit_id, unit.relpath, len(samples), sha, len(unit.items), quarantine, ctx.stats)
+            writer.add(sample)
+    # Every record of the unit quarantined: no shard (readers reject zero-row Parquet files).
+    sha = writer.close() or EMPTY_SHARD
+    result = UnitResult(unit.unit_id, unit.relpath, writer.rows, sha, len(unit.items), quarantine, ctx.stats)
     write_marker(out_dir, result)
     stale = failure_path(out_dir, unit.unit_id)
     if os.path.exists(stale):
@@ -136,22 +134,57 @@ _DICTIONARY_COLUMNS = ["task", "split", "ecgs.list.element.source", "ecgs.list.e
 _STATISTICS_COLUMNS = ["id", "task", "split"]
 
 
-def write_parquet_atomic(table, path: str, manifest: Manifest, signal_dtype: str) -> str:
-    out = manifest.output
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    pq.write_table(
-        table, tmp,
-        compression=None if out.compression == "none" else out.compression,
-        compression_level=out.compression_level,
-        row_group_size=out.row_group_rows,
-        use_dictionary=_DICTIONARY_COLUMNS,
-        write_statistics=_STATISTICS_COLUMNS,
-        column_encoding={SIGNAL_COLUMN: _SIGNAL_ENCODING[signal_dtype]},
-    )
-    sha = file_sha256(tmp)
-    os.replace(tmp, path)
-    return sha
+class ShardWriter:
+    """A unit's shard, written a row group at a time: a worker holds one row group of samples
+    (``output.row_group_rows``), not the whole unit, so a unit of 10,000 MIMIC records does not
+    hold 10,000 signals. The file appears atomically (a temporary name, then a rename)."""
+
+    def __init__(self, path: str, manifest: Manifest, unit: Unit):
+        self.path, self.manifest, self.unit = path, manifest, unit
+        self.tmp = f"{path}.tmp-{os.getpid()}"
+        self.rows = 0
+        self._pending: list = []
+        self._writer = None
+
+    def add(self, sample) -> None:
+        self._pending.append(sample)
+        if len(self._pending) >= self.manifest.output.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        samples, self._pending = self._pending, []
+        table = samples_to_table(samples, [s.content_id(self.unit.config) for s in samples], self.unit.layout)
+        if self._writer is None:
+            out = self.manifest.output
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._writer = pq.ParquetWriter(
+                self.tmp, table.schema,
+                compression=None if out.compression == "none" else out.compression,
+                compression_level=out.compression_level,
+                use_dictionary=_DICTIONARY_COLUMNS,
+                write_statistics=_STATISTICS_COLUMNS,
+                column_encoding={SIGNAL_COLUMN: _SIGNAL_ENCODING[self.unit.layout.dtype]},
+            )
+        self._writer.write_table(table, row_group_size=len(samples))
+        self.rows += len(samples)
+
+    def close(self) -> str | None:
+        """The shard's sha256, or None when the unit made no sample (and no file)."""
+        self._flush()
+        if self._writer is None:
+            return None
+        self._writer.close()
+        sha = file_sha256(self.tmp)
+        os.replace(self.tmp, self.path)
+        return sha
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            os.remove(self.tmp)
+            self._writer = None
 
 
 def marker_path(out_dir: str, unit_id: str) -> str:
