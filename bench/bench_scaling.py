@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import statistics
 import tempfile
 import textwrap
@@ -106,8 +107,11 @@ def main() -> None:
     for cores in (1, 16, 64, 256):
         hours = MIMIC_RECORDS / (per_core * cores) / 3600
         print(f"  {cores:4d} cores: {per_core * cores:9.0f} rec/s, {hours:7.2f} h for {MIMIC_RECORDS:,} records")
+    # datatrove's local workers are forked children of this process: their largest peak RSS
+    worker_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS of the largest worker process: {worker_mib:.0f} MiB (shards write one row group at a time)")
     print(f"RESULT scaling builder={args.builder} speedup_1_to_2={t1 / t2:.2f} machine_ceiling={ceiling:.2f} "
-          f"rec_per_s_per_core={per_core:.0f} identical={same}")
+          f"rec_per_s_per_core={per_core:.0f} identical={same} peak_worker_rss_mib={worker_mib:.0f}")
 
 
 if __name__ == "__main__":
