@@ -163,3 +163,19 @@ def test_a_rerun_while_the_job_runs_submits_nothing_and_wait_then_finalizes(data
     third = cli_build(tmp_path / "m.yaml", tmp_path / "out", env, "--wait")
     assert third.returncode == 0, third.stderr
     assert (tmp_path / "out" / "build.lock.json").exists() and (tmp_path / "slurm" / "next").read_text() == handed_out
+
+
+def test_ray_backend_builds_the_same_bytes_on_a_local_ray_cluster(data_dir, tmp_path, monkeypatch):
+    """`cluster.backend: ray` through datatrove's Ray executor, on a local `ray.init()`."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    (tmp_path / "local.yaml").write_text(MANIFEST.format(data=data_dir, out=tmp_path / "local"))
+    build(load_manifest(tmp_path / "local.yaml"), workers=1, progress=False)
+    text = MANIFEST.replace("cluster: {{backend: local, workers: 2}}", "cluster: {{backend: ray, workers: 2}}")
+    (tmp_path / "ray.yaml").write_text(text.format(data=data_dir, out=tmp_path / "ray"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        summary = build(load_manifest(tmp_path / "ray.yaml"), workers=2, executor="datatrove", progress=False)
+    finally:
+        ray.shutdown()
+    assert summary.units_run > 2 and tree(tmp_path / "ray") == tree(tmp_path / "local")
