@@ -150,3 +150,21 @@ def test_import_needs_a_cache(tmp_path):
 @pytest.fixture(autouse=True)
 def _no_endpoint_env(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def test_requests_include_llm_questions_printed_as_pages(fixture_tree, tmp_path, monkeypatch):
+    """ecginstruct.yaml's image_llm_qa (image ← llm_qa) gets its requests written like llm_qa's,
+    for the Batch API or `vllm run-batch`."""
+    from pathlib import Path
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
+    monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    manifest = Path(__file__).resolve().parents[1] / "manifests" / "ecginstruct.yaml"
+    result = CliRunner().invoke(llm, ["requests", str(manifest), "--config", "image_llm_qa",
+                                      "--out", str(tmp_path / "requests.jsonl")])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+    assert lines and all(r["body"]["model"] == "test-model" for r in lines)

@@ -23,11 +23,16 @@ def _builders(manifest_path: str, configs: tuple[str, ...]):
     from ..manifest import load_manifest
 
     manifest = load_manifest(manifest_path)
-    specs = [(i, s) for i, s in enumerate(manifest.builders) if s.type == "llm_qa"
+    specs = [(i, s) for i, s in enumerate(manifest.builders) if _sends_requests(s)
              and (not configs or s.config_name in configs)]
     if not specs:
         raise UserError(f"{manifest_path}: no llm_qa builder" + (f" named {', '.join(configs)}" if configs else ""))
     return manifest, [builder_class(s.type)(s, manifest) for _, s in specs]
+
+
+def _sends_requests(spec) -> bool:
+    """An llm_qa builder, or an image config whose base is one (ecginstruct's image_llm_qa)."""
+    return spec.type == "llm_qa" or (spec.type == "image" and spec.params.get("base") == "llm_qa")
 
 
 @llm.command("requests")
@@ -47,10 +52,11 @@ def requests_cmd(manifest: str, out: str, configs: tuple[str, ...]):
     spec, builders = _builders(manifest, configs)
     collect = Collect()
     for builder in builders:
-        endpoint, why = resolve_endpoint(builder.llm, builder.params.model, offline=True)
+        asking = getattr(builder, "base", builder)        # an image config asks through its llm_qa base
+        endpoint, why = resolve_endpoint(asking.llm, asking.params.model, offline=True)
         if endpoint is None:
             raise UserError(f"{builder.config}: {why}")
-        builder.use_session(LlmSession(endpoint, fetch=collect))
+        asking.use_session(LlmSession(endpoint, fetch=collect))
     plan = make_plan(spec, {builder.config: builder for builder in builders})
     for builder in builders:
         builder.prefetch(plan.items(builder.config))
