@@ -168,7 +168,9 @@ def _default_answer(kind: str, answers: list[str], fields: dict, texts: dict) ->
     if kind == "choose":
         return texts["choose"].format(label=answers[0])
     if kind == "query":
-        return texts["query_none"] if answers == ["none"] else texts["query"].format(labels=", ".join(answers))
+        if answers == ["none"]:
+            return texts["query_none"]
+        return texts["query_one" if len(answers) == 1 else "query"].format(labels=", ".join(answers))
     return answers[0]  # mcq: "B. sinus bradycardia"
 
 
