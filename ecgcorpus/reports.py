@@ -75,6 +75,11 @@ def clean_report(text: str | None) -> tuple[str, ...]:
     return tuple(_case(s) for s in statements if s and any(c.isalpha() for c in s))
 
 
+def case_terms(text: str) -> str:
+    """Acronyms and lead names in their usual case: "st depression in v2" → "ST depression in V2"."""
+    return _case(text)
+
+
 def _case(statement: str) -> str:
     out = _WORD.sub(lambda m: _ACRONYMS.get(m.group(1), m.group(1)), statement)
     out = _LEAD_V.sub(lambda m: f"V{m.group(1)}", out)

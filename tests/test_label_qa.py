@@ -10,6 +10,7 @@ from ecgcorpus.builders.label_qa import LabelQAParams
 from ecgcorpus.builders.qa_labels import distractors, vocabulary
 from ecgcorpus.engine.build import build
 from ecgcorpus.manifest import load_manifest
+from ecgcorpus.reports import case_terms
 from ecgcorpus.types import Label, RecordRef
 
 MANIFEST = """\
@@ -73,7 +74,8 @@ def test_answers_follow_the_labels(label_build):
             assert kind == "mcq" and len(set(options) & own) == 1
             (truth,) = set(options) & own
             letter = "ABCDEFGH"[options.index(truth)]
-            assert gpt == meta["answer"][0] == f"{letter}. {truth}" and f"\n{letter}. {truth}" in human
+            assert meta["answer"][0] == f"{letter}. {truth}"               # meta: the tables' names
+            assert gpt == case_terms(meta["answer"][0]) and f"\n{case_terms(f'{letter}. {truth}')}" in human
     assert kinds == {"single-verify", "single-choose", "single-query", "mcq"}
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import SourceError
 from ..prompts import load_prompts
+from ..reports import case_terms
 from ..sample import ECG_TOKEN, Sample
 from ..types import RecordRef
 from .base import BuildContext, Builder, WorkItem, label_meta
@@ -150,7 +151,10 @@ class LabelQABuilder(Builder):
             question += prompts["anyecg_suffix"]
             answer = ", ".join(a.lower() for a in answers)
         else:
-            answer = _default_answer(kind, answers, fields, prompts["answers"])
+            # label tables write "st depression", "low qrs voltages": the default profile writes
+            # acronyms and leads as clinicians do (ST, QRS, AV, aVL, V2); ECG-QA's grammar stays lower case
+            answer = case_terms(_default_answer(kind, answers, fields, prompts["answers"]))
+            question = case_terms(question)
         question_type = f"single-{kind}" if kind != "mcq" else "mcq"
         return Sample(
             task=self.task,
