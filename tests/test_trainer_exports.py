@@ -255,14 +255,11 @@ def test_pulse_rows_are_read_by_llavas_loader(data_dir, fixture_tree, tmp_path):
         export_corpus(str(tmp_path / "out"), "pulse", str(tmp_path / "y"), signals="npy")
 
 
-def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_path, monkeypatch):
-    """The shipped anyecg.yaml's multi config against the local endpoint: groups of 2–6 ECGs of one
-    MIMIC patient, oldest first; exported as anyECG's open-ended (train) / multi (test) rows with a
-    list of MIMIC record paths that anyECG's collate reads."""
+def build_shipped_with_llm(name: str, fixture_tree, tmp_path, monkeypatch, workers: int = 1, limit: int | None = None,
+                           configs: list[str] | None = None):
+    """Build manifests/{name}.yaml on the fixtures, its LLM configs against the local endpoint;
+    the (loaded, narrowed) manifest. Output under tmp_path/out."""
     from llm_server import TEST_KEY, FakeOpenAI
-
-    from ecgcorpus.corpus import Corpus
-    from ecgcorpus.sources import open_source
 
     monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -271,9 +268,25 @@ def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_pa
     with FakeOpenAI() as server:
         monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
         monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
-        m = load_manifest(REPO / "manifests" / "anyecg.yaml")
-        m = m.model_copy(update={"output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
-        build(m, workers=2, progress=False)
+        m = load_manifest(REPO / "manifests" / f"{name}.yaml")
+        update = {"output": m.output.model_copy(update={"dir": str(tmp_path / "out")})}
+        if limit is not None:
+            update["sources"] = [s.model_copy(update={"limit": limit}) for s in m.sources]
+        if configs is not None:
+            update["builders"] = [b for b in m.builders if b.config_name in configs]
+        m = m.model_copy(update=update)
+        build(m, workers=workers, progress=False)
+    return m
+
+
+def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_path, monkeypatch):
+    """The shipped anyecg.yaml's multi config against the local endpoint: groups of 2–6 ECGs of one
+    MIMIC patient, oldest first; exported as anyECG's open-ended (train) / multi (test) rows with a
+    list of MIMIC record paths that anyECG's collate reads."""
+    from ecgcorpus.corpus import Corpus
+    from ecgcorpus.sources import open_source
+
+    m = build_shipped_with_llm("anyecg", fixture_tree, tmp_path, monkeypatch, workers=2)
     # the whole manifest exports to every anyECG component, each loading through its collate path
     roots = {s.key: open_source(s.name, s.root, **s.options).records_root for s in m.sources}
     export_corpus(str(tmp_path / "out"), "anyecg", str(tmp_path / "all"), roots=roots)
@@ -310,19 +323,7 @@ def test_anyecg_manifest_multi_ecg_qa_through_the_llm_stage(fixture_tree, tmp_pa
 def test_ecgchat_manifest_gives_single_and_multi_turn_llava_ecg_rows(fixture_tree, tmp_path, monkeypatch):
     """manifests/ecgchat.yaml against the local endpoint: diagnosis rows are one exchange,
     conversation rows 3–6; both read by ECG-Chat's loader (one WFDB record, `<ecg>\\n` first)."""
-    from llm_server import TEST_KEY, FakeOpenAI
-
-    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with FakeOpenAI() as server:
-        monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
-        monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
-        m = load_manifest(REPO / "manifests" / "ecgchat.yaml")
-        m = m.model_copy(update={"sources": [s.model_copy(update={"limit": 6}) for s in m.sources],
-                                 "output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
-        build(m, workers=1, progress=False)
+    build_shipped_with_llm("ecgchat", fixture_tree, tmp_path, monkeypatch, limit=6)
     export_corpus(str(tmp_path / "out"), "ecgchat", str(tmp_path / "x"), configs=["diagnosis", "conversation"])
     stored = stored_by_record(tmp_path / "out")
     exchanges = {}
@@ -351,20 +352,7 @@ def test_a_conversation_that_cites_its_findings_is_refused():
 def test_ecginstruct_llm_qa_pages_reach_the_pulse_export(fixture_tree, tmp_path, monkeypatch):
     """ecginstruct.yaml's LLM-curated QA (image ← llm_qa) against the local endpoint: items become
     pages, and the PULSE export reads them like every other page."""
-    from llm_server import TEST_KEY, FakeOpenAI
-
-    monkeypatch.setenv("ECGCORPUS_FIXTURES", str(fixture_tree))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with FakeOpenAI() as server:
-        monkeypatch.setenv("ECGCORPUS_LLM_MODEL", "test-model")
-        monkeypatch.setenv("ECGCORPUS_LLM_BASE_URL", server.url)
-        m = load_manifest(REPO / "manifests" / "ecginstruct.yaml")
-        m = m.model_copy(update={"sources": [s.model_copy(update={"limit": 3}) for s in m.sources],
-                                 "builders": [b for b in m.builders if b.config_name == "image_llm_qa"],
-                                 "output": m.output.model_copy(update={"dir": str(tmp_path / "out")})})
-        build(m, workers=1, progress=False)
+    build_shipped_with_llm("ecginstruct", fixture_tree, tmp_path, monkeypatch, limit=3, configs=["image_llm_qa"])
     export_corpus(str(tmp_path / "out"), "pulse", str(tmp_path / "x"))
     rows = [r for rs in records(tmp_path / "x").values() for r in rs]
     assert rows and {r["metadata"]["source"] for r in rows} <= {"ptb-xl", "mimic"}
