@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import ECG
+from .complexes import complex_similarity
 
 LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
 WINDOW_S = (0.2, 0.3)           # median beat: this long before and after the R peak
@@ -64,13 +65,10 @@ def global_qrs_ms(ecg: ECG, r: np.ndarray, clean_reference: np.ndarray, fs: floa
 
 
 def _dominant(clean: np.ndarray, r: np.ndarray, fs: float) -> np.ndarray:
-    half = int(round(0.06 * fs))
-    complexes = np.stack([clean[p - half:p + half + 1] for p in r]) if r.size else np.empty((0, 2 * half + 1))
-    if len(complexes) < MIN_DOMINANT:
+    """Beats whose complex resembles the median one (every ``r`` here has a complete window)."""
+    similarity = complex_similarity(clean, r, fs)
+    if similarity.size < MIN_DOMINANT:
         return np.zeros(r.size, dtype=bool)
-    template = np.median(complexes, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        similarity = np.array([np.corrcoef(c, template)[0, 1] for c in complexes])
     return np.nan_to_num(similarity) >= MIN_SIMILARITY
 
 

@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 
 from ..types import ECG
+from .complexes import complex_similarity
 from .global_qrs import global_qrs_ms
 
 Definitions = Literal["standard", "ecgchat"]
@@ -167,13 +168,10 @@ def _peaks_failure(clean: np.ndarray, r: np.ndarray, fs: float) -> str | None:
         return f"implausible rate {rate:.0f} bpm from the detected peaks"
     spread = 1.4826 * float(np.median(np.abs(clean - np.median(clean))))
     ratio = float(np.median(np.abs(clean[r]))) / spread if spread > 0 else math.inf
-    half = int(round(0.06 * fs))
-    complexes = np.array([clean[p - half:p + half + 1] for p in r if p >= half and p + half < clean.size])
-    if len(complexes) < MIN_BEATS:
+    similarities = complex_similarity(clean, r, fs)
+    if similarities.size < MIN_BEATS:
         return f"fewer than {MIN_BEATS} complete QRS complexes"
-    template = np.median(complexes, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        similarity = float(np.nanmedian([np.corrcoef(c, template)[0, 1] for c in complexes]))
+    similarity = float(np.nanmedian(similarities))   # NaN where every complex is flat: refused below
     if ratio < MIN_R_RATIO or not similarity >= MIN_SIMILARITY:
         return (f"R peaks look like noise, not beats (|R|/SD {ratio:.1f}, need {MIN_R_RATIO:g}; "
                 f"complex similarity {similarity:.2f}, need {MIN_SIMILARITY:g})")
