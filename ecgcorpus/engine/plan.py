@@ -17,7 +17,7 @@ from ..types import RecordRef
 from .dedupe import Fingerprints, fingerprint_refs, raise_on_duplicates
 from .portable import relative_to
 from .schema import SignalLayout
-from .splits import assign_split
+from .splits import assign_split, unit_interval
 
 SPLITS = ("train", "validation", "test")
 _BYTES = {"int16": 2, "float32": 4, "float64": 8}
@@ -214,8 +214,10 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
         for split in SPLITS:
             # Builders plan one split at a time: an item never mixes records of two splits.
             planned = [] if builder.disabled_reason() else builder.plan([ref for ref in usable if ref.split == split])
-            items = [item for item in planned if isinstance(item, WorkItem)
-                     if spec.fraction >= 1 or kept_share(manifest.seed, builder.config, item.key) < spec.fraction]
+            # a builder's fraction keeps the items whose place hangs on the item alone: the same items
+            # at any shard size and worker count
+            items = [item for item in planned if isinstance(item, WorkItem) and (
+                spec.fraction >= 1 or unit_interval(f"{builder.config}|{item.key}", manifest.seed) < spec.fraction)]
             rejected = [e for e in planned if isinstance(e, SourceError)]
             if rejected:
                 key_of = {ref.record_id: ref.key for ref in usable}
@@ -228,13 +230,6 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
                                   index, chunk, shard_index, len(chunks), layout))
     counts = {key: len(source.refs) for key, source in scanned.items()}
     return Plan(manifest, units, quarantine, inputs, counts, builders, items_per_config, estimates)
-
-
-def kept_share(seed: int, config: str, key: str) -> float:
-    """A work item's place in [0, 1): items under a builder's ``fraction`` are kept. It hangs on the
-    item alone, so the same items are kept at any shard size and worker count."""
-    digest = hashlib.sha256(f"{seed}|{config}|{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef],

@@ -14,7 +14,8 @@ def patient_key(ref: RecordRef) -> str:
     return f"{ref.source}|{ref.patient_id}" if ref.patient_id else f"{ref.source}|record|{ref.native_id}"
 
 
-def _unit_interval(key: str, seed: int) -> float:
+def unit_interval(key: str, seed: int) -> float:
+    """A stable place in [0, 1) for ``key`` under ``seed`` (splits; a builder's ``fraction``)."""
     digest = hashlib.sha256(f"{seed}|{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
@@ -22,7 +23,7 @@ def _unit_interval(key: str, seed: int) -> float:
 @lru_cache(maxsize=1 << 18)
 def _cached_unit_interval(key: str, seed: int) -> float:
     """Per patient (a patient's records share it): one hash per patient, not per record."""
-    return _unit_interval(key, seed)
+    return unit_interval(key, seed)
 
 
 def hashed_split(key: str, ratios: dict[str, float], seed: int) -> str:
