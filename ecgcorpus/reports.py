@@ -72,15 +72,11 @@ def clean_report(text: str | None) -> tuple[str, ...]:
     text = _VERSION.sub(" ", _UNCONFIRMED.sub(" ", _EDIT.sub("", text)))
     text = " ".join(text.split())
     statements = [s.strip(" .;") for s in re.split(r"(?<=[a-zäöüÄÖÜ)\d])\.\s+|\.$", text)]
-    return tuple(_case(s) for s in statements if s and any(c.isalpha() for c in s))
+    return tuple(case_terms(s) for s in statements if s and any(c.isalpha() for c in s))
 
 
-def case_terms(text: str) -> str:
+def case_terms(statement: str) -> str:
     """Acronyms and lead names in their usual case: "st depression in v2" → "ST depression in V2"."""
-    return _case(text)
-
-
-def _case(statement: str) -> str:
     out = _WORD.sub(lambda m: _ACRONYMS.get(m.group(1), m.group(1)), statement)
     out = _LEAD_V.sub(lambda m: f"V{m.group(1)}", out)
     out = _WAVE.sub(lambda m: m.group(1).upper(), out)
