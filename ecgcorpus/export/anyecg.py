@@ -52,6 +52,7 @@ class AnyEcgExport:
         self.ecg_dir: dict[str, str] = {}
         self._placed: dict[tuple[str, str], str] = {}     # (dataset, record) → the source key placed there
         self._written: set[tuple[str, str]] = set()
+        self._headers: dict[str, int] = {}
 
     def rows(self, row: dict, pairs: list[tuple[str, str]], stored_dtype: str) -> list[dict]:
         meta = json.loads(row["meta"] or "{}")
@@ -91,7 +92,7 @@ class AnyEcgExport:
                                  f"not list (it lists {', '.join(sorted(self.roots)) or 'none'})")
         root = self.roots.get(key)
         header = os.path.join(root, f"{ecg['path']}.hea") if root and ecg.get("path") else None
-        if header and os.path.isfile(header) and len(ecg["leads"]) == _n_signals(header):
+        if header and len(ecg["leads"]) == self._signals_in(header):
             path = self._place(dataset, key, root, ecg["path"])
             whole = ecg["start"] == 0 and ecg["stop"] == ecg["record_samples"]
             return {"path": path, "dataset": dataset, "start": int(ecg["start"]), "stop": int(ecg["stop"]),
@@ -102,6 +103,12 @@ class AnyEcgExport:
         n = len(ecg["signal"][0]) if len(ecg["signal"]) else 0
         return {"path": stem, "dataset": dataset if dataset == WINDOWS else WINDOWS, "start": 0, "stop": n,
                 "window": "ecg_start" in meta}
+
+    def _signals_in(self, header: str) -> int:
+        """Signals the record's header declares (-1: no header); read once per record, not per row."""
+        if header not in self._headers:
+            self._headers[header] = _n_signals(header) if os.path.isfile(header) else -1
+        return self._headers[header]
 
     def _place(self, dataset: str, key: str, root: str, record: str) -> str:
         """Make ``record`` of source ``key`` readable under the dataset's folder; its path there.

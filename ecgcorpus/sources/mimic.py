@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class MimicIvEcg(Source):
     )
     report_languages = ('en',)
 
-    @property
+    @cached_property
     def _prefix(self) -> str:
         return self.root.rstrip(os.sep) + os.sep
 
