@@ -93,23 +93,13 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
         announce(f"{config}: skipped — {why}")
     prepare_output(out_dir, plan, resume)
     results: dict[str, UnitResult] = {}
-    todo = []
-    for unit in plan.units:
-        done = read_marker(out_dir, unit)
-        if done is not None:
-            results[unit.unit_id] = done
-        else:
-            todo.append(unit)
+    todo = unfinished(out_dir, plan.units, results)
     if on_slurm and todo and stored is not None and still_running(stored.job_id):
         # The job submitted earlier is queued or running: never submit its tasks twice.
         if not wait:
             raise Submitted(len(plan.units), stored.job_id, len(plan.units) - len(todo), running=True)
         wait_for(out_dir, todo, stored.job_id, manifest.cluster.poll_s, announce)
-        for unit in list(todo):
-            done = read_marker(out_dir, unit)
-            if done is not None:
-                results[unit.unit_id] = done
-                todo.remove(unit)
+        todo = unfinished(out_dir, todo, results)
     reused = len(results)
     prefetch(plan, todo)
     if on_slurm and todo:
@@ -144,6 +134,18 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     if summary.problems:
         raise BuildIncomplete(summary)
     return summary
+
+
+def unfinished(out_dir: str, units, results: dict[str, UnitResult]) -> list:
+    """The units without a finished shard; the finished ones' results go into ``results``."""
+    todo = []
+    for unit in units:
+        done = read_marker(out_dir, unit)
+        if done is not None:
+            results[unit.unit_id] = done
+        else:
+            todo.append(unit)
+    return todo
 
 
 def prefetch(plan: Plan, todo) -> None:
