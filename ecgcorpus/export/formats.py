@@ -133,20 +133,16 @@ def export_corpus(root: str, fmt: str, out_dir: str, signals: str | None = None,
             raise EcgCorpusError(f"{shard.relpath}: config {shard.config!r} holds images, not ECG signals; "
                                  f"--format {fmt} needs signals (use llava or sharegpt for image configs)")
         bucket = written.setdefault(f"{shard.config}_{shard.split}", [])
-        if by_reference is not None:
-            bucket.extend(by_reference.rows(row, _pairs(row), dtypes[shard.relpath]))
-            continue
-        if pages is not None:
-            try:
-                bucket.extend(pages.rows(row))
-            except EcgCorpusError as exc:
-                raise EcgCorpusError(f"{shard.relpath}: config {shard.config!r} cannot be exported as pulse: {exc}") from None
-            continue
-        ecg_paths = [write_ecg(e, out_dir, f"{row['id']}_{i}", signals, dtypes[shard.relpath])
-                     for i, e in enumerate(row["ecgs"])]
-        image_paths = [write_image(img, out_dir, f"{row['id']}_{i}") for i, img in enumerate(row["images"])]
         try:
-            bucket.extend(convert(row, ecg_paths, image_paths, len(bucket)))
+            if by_reference is not None:
+                bucket.extend(by_reference.rows(row, _pairs(row), dtypes[shard.relpath]))
+            elif pages is not None:
+                bucket.extend(pages.rows(row))
+            else:
+                ecg_paths = [write_ecg(e, out_dir, f"{row['id']}_{i}", signals, dtypes[shard.relpath])
+                             for i, e in enumerate(row["ecgs"])]
+                image_paths = [write_image(img, out_dir, f"{row['id']}_{i}") for i, img in enumerate(row["images"])]
+                bucket.extend(convert(row, ecg_paths, image_paths, len(bucket)))
         except EcgCorpusError as exc:
             raise EcgCorpusError(f"{shard.relpath}: config {shard.config!r} cannot be exported as {fmt}: {exc}") from None
     if by_reference is not None:
