@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 
 QUIET, NORMAL, VERBOSE, DEBUG = -1, 0, 1, 2
 _LEVELS = {QUIET: logging.ERROR, NORMAL: logging.WARNING, VERBOSE: logging.INFO, DEBUG: logging.DEBUG}
@@ -48,6 +49,29 @@ def announce(line: str) -> None:
     """One status line on stderr (stdout stays the command's own summary); silent when quiet."""
     if _verbosity > QUIET:
         print(line, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def progress_counter(desc: str, every: int = 1000):
+    """A running count on a terminal: yields ``tick()``, to call once per item (the bar itself
+    moves every ``every`` items); a no-op elsewhere."""
+    bar = progress_bar(None, desc)
+    if bar is None:
+        yield lambda: None
+        return
+    count = 0
+
+    def tick():
+        nonlocal count
+        count += 1
+        if count % every == 0:
+            bar.update(every)
+
+    try:
+        yield tick
+    finally:
+        bar.update(count % every)
+        bar.close()
 
 
 def progress_bar(total: int | None, desc: str, min_total: int = 1000):

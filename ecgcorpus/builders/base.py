@@ -99,6 +99,15 @@ class Builder:
         """Why this builder cannot use ``ref`` (quarantined with that reason), or None."""
         return None
 
+    # ``skip_reason`` reads only what a record group shares (report, labels, language, leads, rate,
+    # length; see ``record_table``), never ids, dates or measurements: planning asks once per group.
+    skips_by_group: ClassVar[bool] = False
+
+    @property
+    def plans_one_item_per_record(self) -> bool:
+        """Whether ``plan`` is the default (an item per record): its units then carry table rows."""
+        return type(self).plan is Builder.plan
+
     def estimated_row_bytes(self, signal_bytes: int) -> int:
         """About how many bytes one sample stores, for shard sizing (``signal_bytes``: one profiled ECG)."""
         return signal_bytes

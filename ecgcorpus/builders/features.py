@@ -82,6 +82,7 @@ class FeaturesBuilder(Builder):
     task = "features"
 
     Params = FeaturesParams
+    skips_by_group = True
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if self.params.lead not in ref.leads:

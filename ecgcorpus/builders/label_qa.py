@@ -53,6 +53,7 @@ class LabelQABuilder(Builder):
     task = "label_qa"
 
     Params = LabelQAParams
+    skips_by_group = True
 
     def skip_reason(self, ref: RecordRef) -> str | None:
         if not record_entries(ref):

@@ -31,6 +31,7 @@ class ReportBuilder(Builder):
     task = "report"
 
     Params = ReportParams
+    skips_by_group = True
 
     def __init__(self, spec, manifest):
         super().__init__(spec, manifest)

@@ -8,8 +8,10 @@ import logging
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..builders import Builder
 from ..corpus import LICENSE_NAME, LOCK_NAME, QUARANTINE_NAME
 from ..errors import EcgCorpusError
 from ..files import atomic_open
@@ -17,7 +19,7 @@ from ..manifest import Manifest
 from ..console import announce
 from .card import render_card, render_license
 from .executor import Progress, default_workers, run_local
-from .health import config_problems
+from .health import QuarantineTally, config_problems
 from .lock import builder_stats, lock_document, write_json
 from .plan import Plan, make_plan
 from .portable import portable_quarantine
@@ -104,7 +106,7 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     prefetch(plan, todo)
     if on_slurm and todo:
         save_submission(out_dir, plan)        # before submitting: the next run finalizes from it
-    bar = Progress(sum(len(u.items) for u in todo), desc=f"building {manifest.name}", enabled=progress)
+    bar = Progress(sum(u.n_items for u in todo), desc=f"building {manifest.name}", enabled=progress)
     try:
         for result in run_units(plan.units if executor == "datatrove" else todo, plan, out_dir, workers, executor,
                                 wait):
@@ -123,13 +125,11 @@ def build(manifest: Manifest, workers: int | None = None, resume: bool = True,
     finally:
         bar.close()
     ordered = [results[u.unit_id] for u in plan.units]
-    quarantine = plan.quarantine + [q for r in ordered for q in r.quarantine]
-    quarantine.sort(key=lambda q: (q.get("source", ""), q["record_id"] or "", q.get("config", ""), q["reason"]))
-    finish_output(out_dir, plan, ordered, quarantine)
+    quarantine = finish_output(out_dir, plan, ordered, plan.quarantine.sorted(q for r in ordered for q in r.quarantine))
     samples = Counter()
     for unit, result in zip(plan.units, ordered):
         samples[(unit.config, unit.split)] += result.rows
-    summary = BuildSummary(out_dir, samples, len(quarantine), builder_stats(plan, ordered), len(todo), reused,
+    summary = BuildSummary(out_dir, samples, quarantine.total, builder_stats(plan, ordered), len(todo), reused,
                            plan.skipped(), config_problems(plan, samples, quarantine))
     if summary.problems:
         raise BuildIncomplete(summary)
@@ -152,6 +152,8 @@ def prefetch(plan: Plan, todo) -> None:
     """The stage between plan and run: builders that need a service fetch for the units still to build."""
     pending = {unit.unit_id for unit in todo}
     for builder in plan.builders:
+        if type(builder).prefetch is Builder.prefetch:
+            continue                          # nothing to fetch: the items are not built at all
         items = [item for unit in plan.units if unit.config == builder.config and unit.unit_id in pending
                  for item in unit.items]
         if items:
@@ -216,17 +218,21 @@ def clear_output(out_dir: str) -> None:
             os.remove(path)
 
 
-def finish_output(out_dir: str, plan: Plan, results: list[UnitResult], quarantine: list[dict]) -> None:
+def finish_output(out_dir: str, plan: Plan, results: list[UnitResult], quarantine: Iterable[dict]) -> QuarantineTally:
+    """Write the quarantine (streamed, one line per entry), the lock, the licence and the card;
+    the quarantine's counts are returned."""
     expected = {os.path.join(out_dir, r.relpath) for r in results if r.rows}
     for path in glob.glob(os.path.join(out_dir, "data", "**", "*.parquet"), recursive=True):
         if path not in expected:  # a shard of an older layout of the same plan cannot exist; be safe
             os.remove(path)
-    quarantine = portable_quarantine(quarantine, plan.manifest.sources)     # published: no local paths
+    tally = QuarantineTally()
     with atomic_open(os.path.join(out_dir, QUARANTINE_NAME)) as f:
-        for entry in quarantine:
+        for entry in portable_quarantine(quarantine, plan.manifest.sources):     # published: no local paths
+            tally.add(entry)
             f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-    write_json(os.path.join(out_dir, LOCK_NAME), lock_document(plan, results, quarantine))
+    write_json(os.path.join(out_dir, LOCK_NAME), lock_document(plan, results, tally))
     with atomic_open(os.path.join(out_dir, LICENSE_NAME)) as f:
         f.write(render_license(plan))
     with atomic_open(os.path.join(out_dir, "README.md")) as f:
-        f.write(render_card(plan, results, quarantine, out_dir))
+        f.write(render_card(plan, results, tally, out_dir))
+    return tally

@@ -4,13 +4,13 @@ what was quarantined and its known limits. LICENSE.md lists each source's terms.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import yaml
 
 from ..sources import source_class
 from .card_meta import card_header
-from .health import reason_kind
+from .health import QuarantineTally
 from .plan import Plan
 from .portable import portable
 from .shard import UnitResult
@@ -26,7 +26,7 @@ LIMITATIONS = [
 ]
 
 
-def render_card(plan: Plan, results: list[UnitResult], quarantine: list[dict], root: str) -> str:
+def render_card(plan: Plan, results: list[UnitResult], quarantine: QuarantineTally, root: str) -> str:
     manifest = plan.manifest
     header = card_header(plan, results, root)
     rows: dict[tuple[str, str], int] = defaultdict(int)
@@ -76,17 +76,17 @@ def render_card(plan: Plan, results: list[UnitResult], quarantine: list[dict], r
     return "\n".join(lines)
 
 
-def quarantine_section(quarantine: list[dict]) -> list[str]:
+def quarantine_section(quarantine: QuarantineTally) -> list[str]:
     """How many records were set aside, at which stage, and the commonest reasons."""
-    lines = ["## Quarantine", "", f"{len(quarantine)} records (or work items) were set aside, each listed with its "
+    lines = ["## Quarantine", "", f"{quarantine.total} records (or work items) were set aside, each listed with its "
              "reason in `quarantine.jsonl`."]
-    if not quarantine:
+    if not quarantine.total:
         return lines + [""]
-    stages = Counter(q.get("stage", "?") for q in quarantine)
+    stages = quarantine.summary()["by_stage"]
     lines += ["By stage: " + ", ".join(f"{stage} {n}" for stage, n in sorted(stages.items())) +
               " (scan: unreadable in its source; builder: does not fit that builder; build: rejected while building).",
               "", "| reason | config | records |", "|---|---|---|"]
-    reasons = Counter((reason_kind(q["reason"]), q.get("config") or "(all)") for q in quarantine)
+    reasons = quarantine.reasons_by_config()
     lines += [f"| {reason} | {config} | {n} |" for (reason, config), n in reasons.most_common(10)]
     return lines + [""]
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..console import progress_bar
 from ..errors import EcgCorpusError, SourceError
+from ..record_table import RecordTable
 from ..sources import Source
 from ..types import RecordRef
+from .quarantine import Quarantine
 
 
 class DuplicateError(EcgCorpusError):
@@ -24,13 +28,14 @@ class Fingerprints:
     duplicates: list[tuple[RecordRef, str, str]] = field(default_factory=list)   # (copy, its source key, first id)
 
 
-def fingerprint_refs(src: Source, key: str, refs: list[RecordRef], seen: Fingerprints,
-                     quarantine: list[dict], policy: str) -> tuple[list[RecordRef], str]:
-    """The refs kept, and a digest of their fingerprints. Unreadable records are quarantined here,
-    at scan (a missing or damaged file is found before any unit runs)."""
+def fingerprint_table(src: Source, key: str, table: RecordTable, seen: Fingerprints,
+                      quarantine: Quarantine, policy: str) -> tuple[RecordTable, str]:
+    """The table of the rows kept, and a digest of their fingerprints. Unreadable records are
+    quarantined here, at scan (a damaged file is found before any unit runs)."""
     kept, digest = [], hashlib.sha256()
-    bar = progress_bar(len(refs), f"fingerprinting {key}")
-    for ref in refs:
+    bar = progress_bar(len(table), f"fingerprinting {key}")
+    for row in range(len(table)):
+        ref = table.ref(row)
         try:
             fp = src.fingerprint(ref)
         except SourceError as exc:
@@ -38,8 +43,8 @@ def fingerprint_refs(src: Source, key: str, refs: list[RecordRef], seen: Fingerp
                                "stage": "scan", "source": key, "config": None})
             continue
         finally:
-            if bar is not None:
-                bar.update()
+            if bar is not None and row % 100 == 99:
+                bar.update(100)
         digest.update(f"{ref.record_id}:{fp}\n".encode())
         first_key, first = seen.first.setdefault(fp, (key, ref.record_id))
         if (first_key, first) != (key, ref.record_id) and policy != "keep":
@@ -49,10 +54,10 @@ def fingerprint_refs(src: Source, key: str, refs: list[RecordRef], seen: Fingerp
                 quarantine.append({"record_id": ref.record_id, "file": ref.path, "stage": "scan", "source": key,
                                    "config": None, "reason": f"duplicate of {first}{where} (the same signal)"})
                 continue
-        kept.append(ref)
+        kept.append(row)
     if bar is not None:
         bar.close()
-    return kept, digest.hexdigest()
+    return (table if len(kept) == len(table) else table.take(np.array(kept, dtype=np.int64))), digest.hexdigest()
 
 
 def raise_on_duplicates(seen: Fingerprints) -> None:

@@ -8,7 +8,7 @@ typically halves int16 signals).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from ..manifest import Manifest
 from .plan import make_plan
@@ -19,23 +19,28 @@ MISSING = ("not found", "missing")
 
 def dry_run(manifest: Manifest) -> dict:
     plan = make_plan(manifest)
-    scan = [q for q in plan.quarantine if q.get("stage") == "scan"]
-    per_source = Counter(q.get("source") for q in scan)
-    missing = portable_quarantine([q for q in scan if any(word in q["reason"] for word in MISSING)], manifest.sources)
+
+    def at_scan(source=None, missing=False):
+        return lambda q: q.get("stage") == "scan" and source in (None, q.get("source")) and (
+            not missing or any(word in q["reason"] for word in MISSING))
+
+    quarantine = plan.quarantine
+    first_missing = list(portable_quarantine(quarantine.first(at_scan(missing=True), 5), manifest.sources))
     configs: dict[str, dict] = defaultdict(lambda: {"items": {}, "shards": 0})
     for unit in plan.units:
         entry = configs[unit.config]
-        entry["items"][unit.split] = entry["items"].get(unit.split, 0) + len(unit.items)
+        entry["items"][unit.split] = entry["items"].get(unit.split, 0) + unit.n_items
         entry["shards"] += 1
     for config, entry in configs.items():
         entry["estimated_bytes"] = sum(entry["items"].values()) * plan.row_bytes.get(config, 0)
     return {
         "manifest": manifest.name,
         "out_dir": manifest.output.dir,
-        "sources": {key: {"records": n, "quarantined_at_scan": per_source.get(key, 0)}
+        "sources": {key: {"records": n, "quarantined_at_scan": quarantine.count(at_scan(key))}
                     for key, n in plan.record_counts.items()},
-        "missing_files": {"count": len(missing), "first": [f"{q['source']}: {q['file']}" for q in missing[:5]]},
-        "declined_at_planning": sum(q.get("stage") == "builder" for q in plan.quarantine),
+        "missing_files": {"count": quarantine.count(at_scan(missing=True)),
+                          "first": [f"{q['source']}: {q['file']}" for q in first_missing]},
+        "declined_at_planning": quarantine.count(lambda q: q.get("stage") == "builder"),
         "configs": dict(configs),
         "skipped": plan.skipped(),
         "estimated_bytes": sum(entry["estimated_bytes"] for entry in configs.values()),

@@ -23,25 +23,58 @@ def reason_kind(reason: str) -> str:
     return _VARYING.sub("…", reason.split(" (")[0])[:100]
 
 
+class QuarantineTally:
+    """Quarantine entries counted by (stage, config, kind of reason), as they stream past: what the
+    lock, the card and the health check need, without holding the entries."""
+
+    def __init__(self, entries=()):
+        self.counts: Counter = Counter()
+        for entry in entries:
+            self.add(entry)
+
+    def add(self, entry: dict) -> None:
+        self.counts[(entry.get("stage") or "?", entry.get("config"), reason_kind(entry.get("reason") or ""))] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def _by(self, field: int, where=lambda key: True) -> Counter:
+        out = Counter()
+        for key, n in self.counts.items():
+            if where(key):
+                out[key[field]] += n
+        return out
+
+    def summary(self) -> dict:
+        """Counts by stage, by config, and by reason (ids and numbers folded, so 800k "file
+        missing" lines are one row), commonest first."""
+        configs = Counter()
+        for (_, config, _), n in self.counts.items():
+            configs[config or "(scan)"] += n
+        return {"total": self.total, "by_stage": dict(sorted(self._by(0).items())),
+                "by_config": dict(sorted(configs.items())), "by_reason": dict(self._by(2).most_common())}
+
+    def reasons_by_config(self) -> Counter:
+        out = Counter()
+        for (_, config, reason), n in self.counts.items():
+            out[(reason, config or "(all)")] += n
+        return out
+
+    def count(self, config: str, stage: str | None = None) -> int:
+        return sum(n for (s, c, _), n in self.counts.items() if c == config and stage in (None, s))
+
+    def top_reasons(self, config: str, stage: str | None = None, n: int = 3) -> str:
+        counts = self._by(2, lambda key: key[1] == config and stage in (None, key[0]))
+        return "; ".join(f"{reason} ×{k}" for reason, k in counts.most_common(n))
+
+
 def quarantine_summary(entries) -> dict:
-    """Counts of quarantine entries by stage, by config, and by reason (ids and numbers folded, so
-    800k "file missing" lines are one row), commonest first."""
-    stages, configs, reasons, total = Counter(), Counter(), Counter(), 0
-    for entry in entries:
-        total += 1
-        stages[entry.get("stage") or "?"] += 1
-        configs[entry.get("config") or "(scan)"] += 1
-        reasons[reason_kind(entry.get("reason") or "")] += 1
-    return {"total": total, "by_stage": dict(sorted(stages.items())), "by_config": dict(sorted(configs.items())),
-            "by_reason": dict(reasons.most_common())}
+    """``QuarantineTally.summary`` of these entries."""
+    return QuarantineTally(entries).summary()
 
 
-def top_reasons(entries: list[dict], n: int = 3) -> str:
-    counts = Counter(reason_kind(entry["reason"]) for entry in entries)
-    return "; ".join(f"{reason} ×{k}" for reason, k in counts.most_common(n))
-
-
-def config_problems(plan: Plan, samples: Counter, quarantine: list[dict]) -> list[str]:
+def config_problems(plan: Plan, samples: Counter, quarantine: QuarantineTally) -> list[str]:
     limit = plan.manifest.output.max_quarantine_rate
     skipped = plan.skipped()
     problems = []
@@ -49,16 +82,17 @@ def config_problems(plan: Plan, samples: Counter, quarantine: list[dict]) -> lis
         config = builder.config
         if config in skipped:
             continue
-        entries = [q for q in quarantine if q.get("config") == config]
         rows = sum(n for (c, _), n in samples.items() if c == config)
         if rows == 0:
-            why = f"top reasons: {top_reasons(entries)}" if entries else "no record reached its builder"
+            why = f"top reasons: {quarantine.top_reasons(config)}" if quarantine.count(config) else \
+                "no record reached its builder"
             problems.append(f"config {config!r} has 0 samples ({why})")
             continue
-        lost = [q for q in entries if q.get("stage") == "build"]
+        lost = quarantine.count(config, "build")
         given = plan.items_per_config.get(config, 0)
-        rate = len(lost) / given if given else 0.0
+        rate = lost / given if given else 0.0
         if rate > limit:
-            problems.append(f"config {config!r} quarantined {len(lost)} of {given} work items ({rate:.0%} > "
-                            f"output.max_quarantine_rate {limit:g}); top reasons: {top_reasons(lost)}")
+            problems.append(f"config {config!r} quarantined {lost} of {given} work items ({rate:.0%} > "
+                            f"output.max_quarantine_rate {limit:g}); top reasons: "
+                            f"{quarantine.top_reasons(config, 'build')}")
     return problems

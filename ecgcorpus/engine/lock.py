@@ -9,7 +9,7 @@ from importlib import metadata
 from .. import __version__
 from ..files import atomic_open
 from .plan import Plan
-from .health import quarantine_summary
+from .health import QuarantineTally
 from .portable import portable
 from .shard import UnitResult
 
@@ -27,7 +27,7 @@ def dependency_versions() -> dict[str, str | None]:
     return out
 
 
-def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict]) -> dict:
+def lock_document(plan: Plan, results: list[UnitResult], quarantine: QuarantineTally) -> dict:
     return {
         "ecgcorpus": __version__,
         "python": platform.python_version(),
@@ -38,7 +38,7 @@ def lock_document(plan: Plan, results: list[UnitResult], quarantine: list[dict])
         "inputs": plan.inputs,
         "shards": [{"path": r.relpath, "rows": r.rows, "sha256": r.sha256, "unit_id": r.unit_id}
                    for r in sorted(results, key=lambda r: r.relpath) if r.rows],
-        "quarantine": quarantine_summary(quarantine),
+        "quarantine": quarantine.summary(),
         "stats": builder_stats(plan, results),
     }
 

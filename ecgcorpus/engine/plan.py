@@ -8,33 +8,56 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..builders import Builder, WorkItem, builder_class
-from ..console import progress_bar
+from ..console import progress_counter
 from ..errors import EcgCorpusError, SourceError
 from ..manifest import Manifest
 from ..sources import open_source
+from ..record_table import SPLITS, RecordTable
 from ..types import RecordRef
-from .dedupe import Fingerprints, fingerprint_refs, raise_on_duplicates
-from .portable import relative_to
+from .dedupe import Fingerprints, fingerprint_table, raise_on_duplicates
+from .file_check import missing_files
+from .quarantine import Quarantine
 from .schema import SignalLayout
-from .splits import assign_split, unit_interval
+from .splits import assign_splits, unit_interval
 
-SPLITS = ("train", "validation", "test")
 _BYTES = {"int16": 2, "float32": 4, "float64": 8}
 
 
-@dataclass
+@dataclass(eq=False)
 class Unit:
-    """One unit of work = one output shard."""
+    """One unit of work = one output shard. Its items are either listed (``items``: builders
+    that plan records together) or, for builders of one item per record, the rows of record tables
+    (``tables``): a unit of 10,000 MIMIC-IV-ECG studies then carries arrays, and its RecordRefs
+    are built where it runs."""
 
     unit_id: str
     config: str
     split: str
     builder_index: int
-    items: list[WorkItem]
+    listed: list[WorkItem] | None
     shard_index: int
     n_shards: int
     layout: SignalLayout
+    tables: list[RecordTable] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[WorkItem]:
+        if self.listed is not None:
+            return self.listed
+        return [WorkItem((ref,)) for table in self.tables for ref in table.refs()]
+
+    def __eq__(self, other) -> bool:
+        """Units are content-addressed: the same id is the same work (its items hashed into it)."""
+        return isinstance(other, Unit) and (self.unit_id, self.relpath) == (other.unit_id, other.relpath)
+
+    __hash__ = None
+
+    @property
+    def n_items(self) -> int:
+        return len(self.listed) if self.listed is not None else sum(len(t) for t in self.tables)
 
     @property
     def relpath(self) -> str:
@@ -45,7 +68,7 @@ class Unit:
 class Plan:
     manifest: Manifest
     units: list[Unit]
-    quarantine: list[dict]                     # scan errors and records a builder cannot use
+    quarantine: Quarantine                     # scan errors and records a builder cannot use
     inputs: dict[str, dict]                    # per source: record count, metadata digests, file sizes digest
     record_counts: dict[str, int] = field(default_factory=dict)
     builders: list[Builder] = field(default_factory=list)   # one per manifest builder, as planned
@@ -71,35 +94,33 @@ class Plan:
 @dataclass
 class ScannedSource:
     key: str
-    refs: list[RecordRef]          # source_key and split filled in
+    table: RecordTable             # source_key, splits and coverage set
     storage_dtype: str             # how the source stores samples (Source.storage_dtype)
 
+    @property
+    def refs(self) -> list[RecordRef]:
+        return self.table.refs()
 
-def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dict], dict[str, dict]]:
+
+def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], Quarantine, dict[str, dict]]:
     """Every source's records, each given its manifest key and its split, once."""
-    scanned, quarantine, inputs = {}, [], {}
+    scanned, quarantine, inputs = {}, Quarantine(), {}
     seen = Fingerprints()
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
         src.limit = spec.limit                 # a source that can stops reading there (MIMIC's tables)
-        refs = []
-        bar = progress_bar(None, f"scanning {spec.key}")
-        for ref in src.scan():
-            if bar is not None and len(refs) % 1000 == 999:
-                bar.update(1000)
-            split = assign_split(ref, manifest.splits, manifest.seed, src.official_split(ref))
-            refs.append(ref.planned(source_key=spec.key, split=split, coverage=src.label_coverage(ref),
-                                    record_path=ref.record_path or relative_to(ref.path, src.records_root)))
-            if spec.limit and len(refs) >= spec.limit:
-                break
-        if bar is not None:
-            bar.close()
-        quarantine += [dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors]
+        with progress_counter(f"scanning {spec.key}") as tick:
+            table = src.scan_table(tick)
+        quarantine.extend(dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors)
+        coverage = [src.label_coverage(ref) for ref in table.refs(table.group_rows())]
+        table.set_planned(spec.key, assign_splits(table, manifest.splits, manifest.seed, src), coverage,
+                          src.records_root)
+        table = drop_missing_files(table, src.root, spec.key, quarantine)
         signals = None
         if manifest.dedupe != "keep":
-            refs, signals = fingerprint_refs(src, spec.key, refs, seen, quarantine, manifest.dedupe)
-        scanned[spec.key] = ScannedSource(spec.key, refs, src.storage_dtype)
-        inputs[spec.key] = fingerprint_inputs(spec.root, refs, signals_fingerprinted=signals is not None)
+            table, signals = fingerprint_table(src, spec.key, table, seen, quarantine, manifest.dedupe)
+        scanned[spec.key] = ScannedSource(spec.key, table, src.storage_dtype)
+        inputs[spec.key] = fingerprint_inputs(spec.root, table.files(), signals_fingerprinted=signals is not None)
         if signals is not None:            # content, not sizes: a same-size edit changes the plan
             inputs[spec.key]["signals_sha256"] = signals
         if src.table_encodings:            # tables read with the declared fallback, not as UTF-8
@@ -109,11 +130,24 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], list[dic
     return scanned, quarantine, inputs
 
 
+def drop_missing_files(table: RecordTable, root: str, key: str, quarantine: Quarantine) -> RecordTable:
+    """The table without the rows whose required file is absent (quarantined at scan, as one block)."""
+    required = table.required_files()
+    if required is None:
+        return table
+    files, suffix, reason = required
+    missing = missing_files(root, files)
+    if not missing.any():
+        return table
+    quarantine.add_rows(table, np.flatnonzero(missing), reason, "scan", key, None, file_suffix=suffix)
+    return table.take(np.flatnonzero(~missing))
+
+
 SMALL_FILE = 1 << 20    # record files up to this size enter the digest by content, larger ones by size
 TEXT_FILE_SUFFIXES = (".hea", ".atr")    # headers and annotations: labels live here, never in the fingerprint
 
 
-def fingerprint_inputs(root: str, refs: list[RecordRef], signals_fingerprinted: bool = False) -> dict:
+def fingerprint_inputs(root: str, paths: list[str], signals_fingerprinted: bool = False) -> dict:
     """sha256 of the metadata files at the root, and a digest of every record file: its content
     when small (headers, annotations: a same-size label edit shows), its size otherwise. When the
     scan fingerprinted every signal (``signals_sha256``), signal files enter by size: their
@@ -127,8 +161,8 @@ def fingerprint_inputs(root: str, refs: list[RecordRef], signals_fingerprinted: 
                 metadata[name] = hashlib.sha256(f.read()).hexdigest()
     sizes = hashlib.sha256()
     listing = _FolderSizes(root)
-    for ref in refs:
-        folder, stem = os.path.split(ref.path)
+    for path in paths:
+        folder, stem = os.path.split(path)
         files = listing.sizes(folder)
         for ext in RECORD_FILE_SUFFIXES:
             size = files.get(stem + ext)
@@ -140,7 +174,7 @@ def fingerprint_inputs(root: str, refs: list[RecordRef], signals_fingerprinted: 
                 with open(os.path.join(folder, stem + ext), "rb") as f:
                     size = hashlib.sha256(f.read()).hexdigest()
             sizes.update(f"{name}:{size}\n".encode())
-    return {"records": len(refs), "metadata_sha256": metadata, "record_files_sha256": sizes.hexdigest()}
+    return {"records": len(paths), "metadata_sha256": metadata, "record_files_sha256": sizes.hexdigest()}
 
 
 RECORD_FILE_SUFFIXES = ("", ".hea", ".dat", ".mat", ".h5", ".csv", ".atr")
@@ -197,44 +231,99 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
         keys = spec.sources or [s.key for s in manifest.sources]
         for key in keys:
             manifest.source(key)  # unknown keys are a manifest error
-        usable = []
-        for key in keys:
-            for ref in scanned[key].refs:
-                reason = builder.skip_reason(ref)
-                if reason:
-                    quarantine.append({"record_id": ref.record_id, "file": ref.path, "reason": reason,
-                                       "stage": "builder", "config": builder.config, "source": key})
-                else:
-                    usable.append(ref)
-        storages = {scanned[key].storage_dtype for key in keys if scanned[key].refs}
-        layout = choose_layout(builder, manifest, usable, storages)
-        rows = rows_per_shard(manifest, builder, layout, usable)
-        estimates[builder.config] = row_bytes(builder, layout, usable)
+        usable = {key: usable_rows(builder, scanned[key].table, quarantine) for key in keys}
+        shapes = set().union(*(scanned[key].table.shapes(rows) for key, rows in usable.items()))
+        storages = {scanned[key].storage_dtype for key in keys if len(scanned[key].table)}
+        layout = choose_layout(builder, manifest, shapes, storages)
+        rows = rows_per_shard(manifest, builder, layout, shapes)
+        estimates[builder.config] = row_bytes(builder, layout, shapes)
         items_per_config[builder.config] = 0
         for split in SPLITS:
             # Builders plan one split at a time: an item never mixes records of two splits.
-            planned = [] if builder.disabled_reason() else builder.plan([ref for ref in usable if ref.split == split])
+            parts = [] if builder.disabled_reason() else [
+                (scanned[key].table, r[scanned[key].table.split_codes()[r] == SPLITS.index(split)])
+                for key, r in usable.items()]
+            if builder.plans_one_item_per_record:
+                chunks = row_chunks([(t, kept_by_fraction(t, r, spec, manifest)) for t, r in parts], rows)
+                items_per_config[builder.config] += sum(unit_rows for unit_rows in map(_rows_in, chunks))
+                for shard_index, chunk in enumerate(chunks):
+                    tables = [table.take(r) for table, r in chunk]
+                    keys_digest = hashlib.sha256("".join(t.digest_rows() for t in tables).encode()).hexdigest()
+                    units.append(Unit(_unit_id(manifest, spec, split, shard_index, keys_digest), builder.config,
+                                      split, index, None, shard_index, len(chunks), layout, tables))
+                continue
+            planned = builder.plan([ref for table, r in parts for ref in table.refs(r)]) if parts else []
             # a builder's fraction keeps the items whose place hangs on the item alone: the same items
             # at any shard size and worker count
             items = [item for item in planned if isinstance(item, WorkItem) and (
                 spec.fraction >= 1 or unit_interval(f"{builder.config}|{item.key}", manifest.seed) < spec.fraction)]
             rejected = [e for e in planned if isinstance(e, SourceError)]
             if rejected:
-                key_of = {ref.record_id: ref.key for ref in usable}
-                quarantine += [{"record_id": e.record_id, "file": e.file, "reason": e.problem, "stage": "builder",
-                                "config": builder.config, "source": key_of.get(e.record_id)} for e in rejected]
+                key_of = {ref.record_id: ref.key for table, r in parts for ref in table.refs(r)}
+                quarantine.extend({"record_id": e.record_id, "file": e.file, "reason": e.problem, "stage": "builder",
+                                   "config": builder.config, "source": key_of.get(e.record_id)} for e in rejected)
             items_per_config[builder.config] += len(items)
             chunks = [items[i:i + rows] for i in range(0, len(items), rows)]
             for shard_index, chunk in enumerate(chunks):
-                units.append(Unit(_unit_id(manifest, spec, split, shard_index, chunk), builder.config, split,
+                keys_digest = hashlib.sha256("\n".join(item.key for item in chunk).encode()).hexdigest()
+                units.append(Unit(_unit_id(manifest, spec, split, shard_index, keys_digest), builder.config, split,
                                   index, chunk, shard_index, len(chunks), layout))
-    counts = {key: len(source.refs) for key, source in scanned.items()}
+    counts = {key: len(source.table) for key, source in scanned.items()}
     return Plan(manifest, units, quarantine, inputs, counts, builders, items_per_config, estimates)
 
 
-def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef],
+def usable_rows(builder: Builder, table: RecordTable, quarantine: Quarantine) -> np.ndarray:
+    """The rows ``builder`` can use; the others are quarantined with its reasons, a block per
+    reason. A builder whose ``skip_reason`` reads only what a group shares is asked once per group."""
+    if builder.skips_by_group:
+        reasons = [builder.skip_reason(ref) for ref in table.group_refs()]
+        per_row = table.groups
+    else:
+        reasons = [builder.skip_reason(ref) for ref in table.refs()]
+        per_row = np.arange(len(table))
+    distinct = sorted({r for r in reasons if r})
+    code = np.array([distinct.index(r) if r else -1 for r in reasons], dtype=np.int32)[per_row] if reasons else \
+        np.zeros(0, np.int32)
+    for i, reason in enumerate(distinct):
+        quarantine.add_rows(table, np.flatnonzero(code == i), reason, "builder", table.source_key, builder.config)
+    return np.flatnonzero(code < 0)
+
+
+def kept_by_fraction(table: RecordTable, rows: np.ndarray, spec, manifest: Manifest) -> np.ndarray:
+    """The rows a builder's ``fraction`` keeps (by each record's place, as for listed items)."""
+    if spec.fraction >= 1:
+        return rows
+    ids = table.record_ids(rows)
+    keep = [unit_interval(f"{spec.config_name}|{record_id}", manifest.seed) < spec.fraction for record_id in ids]
+    return rows[np.asarray(keep, dtype=bool)] if len(rows) else rows
+
+
+def row_chunks(parts: list[tuple[RecordTable, np.ndarray]], size: int) -> list[list[tuple[RecordTable, np.ndarray]]]:
+    """The rows of the tables in order, cut into units of ``size`` (a unit may span two tables)."""
+    chunks, current, room = [], [], size
+    for table, rows in parts:
+        start = 0
+        while start < len(rows):
+            take = rows[start:start + room]
+            current.append((table, take))
+            start += len(take)
+            room -= len(take)
+            if room == 0:
+                chunks.append(current)
+                current, room = [], size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _rows_in(chunk) -> int:
+    return sum(len(rows) for _, rows in chunk)
+
+
+def choose_layout(builder: Builder, manifest: Manifest, shapes: set[tuple],
                   storages: set[str] | None = None) -> SignalLayout:
-    """``storages``: the storage dtypes of the config's sources (``Source.storage_dtype``)."""
+    """``shapes``: the (leads, rate, length) of the config's records (``RecordTable.shapes``);
+    ``storages``: the storage dtypes of its sources (``Source.storage_dtype``)."""
     profile = manifest.profile
     storages = storages or {"int16"}
     if profile.storage != "auto":
@@ -247,35 +336,36 @@ def choose_layout(builder: Builder, manifest: Manifest, refs: list[RecordRef],
         dtype = "float32"  # mixed sources, float16 sources and resampled int16: float32 (never float64)
     if not builder.fixed_shape or profile.duration_s is None or not profile.pad:
         return SignalLayout(dtype)
-    lead_sets = {tuple(profile.leads) if profile.leads else ref.leads for ref in refs}
-    rates = {profile.fs or ref.fs for ref in refs}
+    lead_sets = {tuple(profile.leads) if profile.leads else leads for leads, _, _ in shapes}
+    rates = {profile.fs or fs for _, fs, _ in shapes}
     if len(lead_sets) != 1 or len(rates) != 1:
         return SignalLayout(dtype)
     (leads,), (fs,) = lead_sets, rates
     return SignalLayout(dtype, len(leads), int(round(profile.duration_s * fs)))
 
 
-def row_bytes(builder: Builder, layout: SignalLayout, refs: list[RecordRef]) -> int:
+def row_bytes(builder: Builder, layout: SignalLayout, shapes: set[tuple]) -> int:
     """About how many bytes one of the config's samples stores (before compression)."""
     if layout.fixed:
         signal = layout.n_leads * layout.n_samples * _BYTES[layout.dtype]
     else:
-        signal = max((len(r.leads) * r.n_samples for r in refs), default=1) * _BYTES[layout.dtype]
+        signal = max((len(leads) * n for leads, _, n in shapes), default=1) * _BYTES[layout.dtype]
     return builder.estimated_row_bytes(signal)
 
 
-def rows_per_shard(manifest: Manifest, builder: Builder, layout: SignalLayout, refs: list[RecordRef]) -> int:
+def rows_per_shard(manifest: Manifest, builder: Builder, layout: SignalLayout, shapes: set[tuple]) -> int:
     out = manifest.output
-    per_row = row_bytes(builder, layout, refs)
+    per_row = row_bytes(builder, layout, shapes)
     rows = max(1, int(out.target_shard_mb * 2**20 // max(per_row, 1)))
     return min(rows, out.max_rows_per_shard) if out.max_rows_per_shard else rows
 
 
-def _unit_id(manifest: Manifest, spec, split: str, shard_index: int, items: list[WorkItem]) -> str:
+def _unit_id(manifest: Manifest, spec, split: str, shard_index: int, items_digest: str) -> str:
+    """``items_digest``: of the unit's item keys (its records' ids, for row units)."""
     blob = json.dumps({
         "seed": manifest.seed, "builder": spec.model_dump(mode="json"),
         "profile": manifest.profile.model_dump(mode="json"), "split": split, "shard": shard_index,
-        "items": [item.key for item in items],
+        "items": items_digest,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 

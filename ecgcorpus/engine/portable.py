@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _ABSOLUTE = re.compile(r"^(?:/|[A-Za-z]:[\\/]|~[\\/])")
@@ -31,15 +32,13 @@ def portable(value: Any) -> Any:
     return value
 
 
-def portable_quarantine(entries: list[dict], sources) -> list[dict]:
+def portable_quarantine(entries: Iterable[dict], sources) -> Iterator[dict]:
     """Quarantine entries with ``file`` relative to the root of the entry's source (``source``: a
-    key of the manifest's ``sources``, the SourceSpecs)."""
+    key of the manifest's ``sources``, the SourceSpecs), one at a time."""
     roots = {spec.key: spec.root for spec in sources}
-    out = []
     for entry in entries:
         root = roots.get(entry.get("source") or "")
         file = entry.get("file")
         if file:
             entry = {**entry, "file": relative_to(file, root) if root else portable(file)}
-        out.append(entry)
-    return out
+        yield entry

@@ -85,7 +85,7 @@ def run_unit(unit: Unit, manifest: Manifest, out_dir: str) -> UnitResult:
             writer.add(sample)
     # Every record of the unit quarantined: no shard (readers reject zero-row Parquet files).
     sha = writer.close() or EMPTY_SHARD
-    result = UnitResult(unit.unit_id, unit.relpath, writer.rows, sha, len(unit.items), quarantine, ctx.stats)
+    result = UnitResult(unit.unit_id, unit.relpath, writer.rows, sha, unit.n_items, quarantine, ctx.stats)
     write_marker(out_dir, result)
     stale = failure_path(out_dir, unit.unit_id)
     if os.path.exists(stale):

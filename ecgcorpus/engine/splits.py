@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
+import numpy as np
+
 from ..manifest import SplitPolicy
+from ..record_table import SPLITS, RecordTable
+from ..sources import Source
 from ..types import RecordRef
 
 
@@ -34,6 +38,17 @@ def hashed_split(key: str, ratios: dict[str, float], seed: int) -> str:
         if x < acc:
             return name
     return "train"
+
+
+def assign_splits(table: RecordTable, policy: SplitPolicy, seed: int, source: Source) -> np.ndarray:
+    """Each row's split (an index into SPLITS): one hash per patient; under ``policy: official``,
+    the source's own split where it gives one."""
+    if policy.policy == "official" and type(source).official_split is not Source.official_split:
+        return np.array([SPLITS.index(assign_split(ref, policy, seed, source.official_split(ref)))
+                         for ref in table.refs()], dtype=np.int8)
+    rows, keys = table.patients()
+    per_patient = np.array([SPLITS.index(hashed_split(key, policy.ratios, seed)) for key in keys], dtype=np.int8)
+    return per_patient[rows] if len(keys) else np.zeros(0, np.int8)
 
 
 def assign_split(ref: RecordRef, policy: SplitPolicy, seed: int, official: str | None = None) -> str:

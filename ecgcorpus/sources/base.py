@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..leads import CANONICAL_LEADS, canonical_order
+from ..record_table import RecordTable, RefTable
 from ..types import ECG, RecordRef
 from .tables import TableText, read_table_text
 from .wfdb_io import WFDB_INVALID_16, WfdbSignal, read_record
@@ -62,6 +63,19 @@ class Source:
                 self.report(item)
             else:
                 yield item
+
+    def scan_table(self, tick: Callable[[], None] | None = None) -> RecordTable:
+        """The records as a table (see ``record_table``), at most ``limit`` of them. A columnar
+        source (MIMIC-IV-ECG) builds one without a RecordRef per record; the others scan, calling
+        ``tick`` per record (a progress counter)."""
+        refs = []
+        for ref in self.scan():
+            if tick is not None:
+                tick()
+            refs.append(ref)
+            if self.limit and len(refs) >= self.limit:
+                break
+        return RefTable(self.name, refs)
 
     def report(self, error: SourceError) -> None:
         """A problem found while scanning that belongs to no record yielded (a side table's row)."""

@@ -1,0 +1,385 @@
+"""MIMIC-IV-ECG's records as columns: record_list.csv joined with machine_measurements.csv on
+study_id, 800k studies held in arrays (see ``record_table``).
+
+Both tables are read by pyarrow, only the columns a record keeps. A release table that pyarrow
+cannot take as it is (a malformed row, a fallback encoding, text in a number column) is read row
+by row instead, so that every bad row is reported with its line. Reports are mapped once per
+distinct report: 800k studies hold a few ten thousand of them, shared by ``_report``.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import SourceError
+from ..leads import CANONICAL_LEADS
+from ..record_table import SPLITS, RecordTable
+from ..statements import map_report
+from ..types import RecordRef
+
+N_REPORT_COLUMNS = 18
+MEASUREMENT_COLUMNS = (
+    "rr_interval", "p_onset", "p_end", "qrs_onset", "qrs_end", "t_end", "p_axis", "qrs_axis", "t_axis",
+)
+CART_COLUMNS = ("cart_id", "bandwidth", "filtering")
+NOT_MEASURABLE = (29999, 32767, 65535)   # sentinels for "not measurable" in machine_measurements.csv
+_LINE_SEPARATOR = "\x1f"                  # joins a row's report columns (never inside a statement)
+
+
+class TableShapeError(Exception):
+    """The fast reader cannot take this table as it is: read it row by row."""
+
+
+# -- record_list.csv ---------------------------------------------------------------------------------
+
+@dataclass
+class RecordList:
+    study: np.ndarray                  # int64
+    subject: np.ndarray                # int64
+    paths: object                      # pyarrow StringArray, relative to the root, stripped
+    times: object                      # pyarrow StringArray (null where not given)
+
+
+def read_record_list_fast(path: str, header: list[str], limit: int | None) -> RecordList:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    columns = [c for c in ("subject_id", "study_id", "path", "ecg_time") if c in header]
+    convert = pacsv.ConvertOptions(include_columns=columns, column_types={c: pa.string() for c in columns})
+    table = _read_arrow(path, convert, limit)
+    if limit:
+        table = table.slice(0, limit)
+    trimmed = {c: pc.utf8_trim_whitespace(table.column(c)) for c in columns}
+    ids_ok = pc.and_(pc.utf8_is_digit(trimmed["study_id"]), pc.utf8_is_digit(trimmed["subject_id"]))
+    if not pc.all(pc.and_(ids_ok, pc.greater(pc.utf8_length(trimmed["path"]), 0))).as_py():
+        raise TableShapeError("malformed rows")        # the row reader names each with its line
+    try:
+        study, subject = (pc.cast(trimmed[c], pa.int64()).to_numpy() for c in ("study_id", "subject_id"))
+    except pa.ArrowInvalid:
+        raise TableShapeError("ids beyond int64") from None
+    times = trimmed.get("ecg_time")
+    times = pa.nulls(len(table), pa.string()) if times is None else pc.if_else(pc.equal(times, ""), None, times)
+    return RecordList(study, subject, trimmed["path"].combine_chunks(), times.combine_chunks())
+
+
+def read_record_list_rows(table, path: str, limit: int | None, report) -> RecordList:
+    """Row by row: a malformed row becomes a SourceError naming its line (``report``)."""
+    import pyarrow as pa
+
+    study, subject, paths, times = [], [], [], []
+    with table.stream as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            study_id = (row.get("study_id") or "").strip()
+            subject_id = (row.get("subject_id") or "").strip()
+            if not (study_id.isdigit() and subject_id.isdigit() and (row.get("path") or "").strip()):
+                report(SourceError(f"{path}:{reader.line_num}", f"malformed row {row!r}",
+                                   f"mimic:{study_id}" if study_id else None))
+                continue
+            study.append(int(study_id))
+            subject.append(int(subject_id))
+            paths.append(row["path"].strip())
+            times.append((row.get("ecg_time") or "").strip() or None)
+            if limit and len(study) >= limit:
+                break
+    return RecordList(np.array(study, dtype=np.int64), np.array(subject, dtype=np.int64),
+                      pa.array(paths, pa.string()), pa.array(times, pa.string()))
+
+
+# -- machine_measurements.csv ------------------------------------------------------------------------
+
+@dataclass
+class Measurements:
+    """machine_measurements by row: study, report (index into ``reports``), interval and axis
+    values (``missing`` where not measurable), the cart's settings (codes into names, −1: none)."""
+
+    study: np.ndarray
+    report: np.ndarray
+    reports: list[tuple]
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    missing: dict[str, np.ndarray] = field(default_factory=dict)
+    carts: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+
+    def rows_of(self, studies: np.ndarray) -> np.ndarray:
+        """Each study's row (−1: none). A study listed twice keeps its last row."""
+        if not len(self.study) or not len(studies):
+            return np.full(len(studies), -1, dtype=np.int64)
+        low, high = int(min(self.study.min(), studies.min())), int(max(self.study.max(), studies.max()))
+        if high - low < 16 * (len(self.study) + len(studies)):
+            # ids in a dense range (MIMIC's are 8-digit numbers): a direct lookup, no sort
+            row_of = np.full(high - low + 1, -1, dtype=np.int64)
+            row_of[self.study - low] = np.arange(len(self.study))      # a later row overwrites an earlier one
+            return row_of[studies - low]
+        order = np.argsort(self.study, kind="stable")
+        ordered = self.study[order]
+        at = np.searchsorted(ordered, studies, side="right") - 1
+        found = (at >= 0) & (ordered[np.maximum(at, 0)] == studies)
+        return np.where(found, order[np.maximum(at, 0)], -1)
+
+
+def measurement_names(header: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(report columns, measurement columns, cart setting columns) present in the header."""
+    return ([f"report_{i}" for i in range(N_REPORT_COLUMNS) if f"report_{i}" in header],
+            [name for name in MEASUREMENT_COLUMNS if name in header], [name for name in CART_COLUMNS if name in header])
+
+
+def read_measurements_fast(path: str, header: list[str], only: np.ndarray | None = None) -> Measurements:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    reports, measured, settings = measurement_names(header)
+    types = {"study_id": pa.int64(), **{c: pa.string() for c in reports}, **{c: pa.int64() for c in measured},
+             **{c: pa.dictionary(pa.int32(), pa.string()) for c in settings}}
+    convert = pacsv.ConvertOptions(include_columns=list(types), column_types=types, strings_can_be_null=True)
+    wanted = None if only is None else pa.array(np.unique(only))
+    table = _read_arrow(path, convert, None, keep=None if wanted is None else (
+        lambda batch: batch.filter(pc.is_in(batch.column("study_id"), value_set=wanted))))
+    joined = pc.binary_join_element_wise(*(table.column(c) for c in reports), _LINE_SEPARATOR,
+                                         null_handling="skip") if reports else pa.nulls(len(table), pa.string())
+    encoded = pc.fill_null(joined, "").combine_chunks().dictionary_encode()
+    texts = encoded.dictionary.to_pylist()
+    report_ids, shared = _shared_reports(tuple(text.split(_LINE_SEPARATOR)) for text in texts)
+    report = report_ids[encoded.indices.to_numpy(zero_copy_only=False)]
+    out = Measurements(_column(table, "study_id", 0), report, shared)
+    sentinels = np.array(NOT_MEASURABLE)
+    for name in measured:
+        column = table.column(name)
+        values = _column(column, None, 0)
+        out.values[name] = values
+        out.missing[name] = column.is_null().to_numpy(zero_copy_only=False) | np.isin(values, sentinels)
+    for name in settings:
+        column = table.column(name).unify_dictionaries() if table.column(name).num_chunks else table.column(name)
+        chunks = column.chunks
+        names = [] if not chunks else chunks[0].dictionary.to_pylist()
+        codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks]) if chunks \
+            else np.zeros(0, np.int32)
+        out.carts[name] = (codes.astype(np.int32), [sys.intern((n or "").strip()) for n in names])
+    return out
+
+
+def read_measurements_rows(table, header: list[str], only: np.ndarray | None = None) -> Measurements:
+    """Row by row: a table in a declared fallback encoding, or with rows pyarrow cannot parse."""
+    reports, measured, settings = measurement_names(header)
+    wanted = None if only is None else set(only.tolist())
+    column = {name: i for i, name in enumerate(header)}
+    study, lines, values, carts = [], [], {n: [] for n in measured}, {n: [] for n in settings}
+    with table.stream as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            row = row + [""] * (len(header) - len(row))
+            study_id = row[column["study_id"]].strip()
+            if not study_id.isdigit() or (wanted is not None and int(study_id) not in wanted):
+                continue
+            study.append(int(study_id))
+            lines.append(tuple(row[column[c]] for c in reports))
+            for name in measured:
+                values[name].append(_measurement(row[column[name]]))
+            for name in settings:
+                carts[name].append(row[column[name]])
+    report_of, shared = _shared_reports(lines)
+    out = Measurements(np.array(study, dtype=np.int64), report_of, shared)
+    for name, column_values in values.items():
+        out.missing[name] = np.array([v is None for v in column_values], dtype=bool)
+        out.values[name] = np.array([v or 0 for v in column_values], dtype=np.int64)
+    for name, texts in carts.items():
+        names = sorted(set(texts))
+        code = {text: i for i, text in enumerate(names)}
+        out.carts[name] = (np.array([code[t] for t in texts], dtype=np.int32),
+                           [sys.intern(n.strip()) for n in names])
+    return out
+
+
+def _shared_reports(rows) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's index into the distinct reports, and those reports (``_report`` tuples)."""
+    index: dict[tuple, int] = {}
+    shared: list[tuple] = []
+    ids = []
+    for raw in rows:
+        report = _report(tuple(filter(None, map(str.strip, raw))))
+        at = index.get(id(report))
+        if at is None:
+            at = index[id(report)] = len(shared)
+            shared.append(report)
+        ids.append(at)
+    return np.array(ids, dtype=np.int32), shared
+
+
+def _read_arrow(path: str, convert, limit: int | None, keep=None):
+    """The table as pyarrow reads it: at once, or block by block up to ``limit`` rows (or the
+    blocks' rows that ``keep`` keeps). A table pyarrow cannot parse is a TableShapeError."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    try:
+        if not limit and keep is None:
+            return pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert)
+        batches, rows = [], 0
+        # one thread: the threaded reader reads ahead, and a limit should stop reading early
+        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
+                            convert_options=convert) as reader:
+            for batch in reader:
+                batch = keep(batch) if keep else batch
+                batches.append(batch)
+                rows += batch.num_rows
+                if limit and rows >= limit:
+                    break
+            return pa.Table.from_batches(batches, schema=reader.schema)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise TableShapeError(str(exc)) from None
+
+
+def _column(table_or_column, name: str | None, fill) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    column = table_or_column.column(name) if name else table_or_column
+    return pc.fill_null(column, fill).to_numpy()
+
+
+@lru_cache(maxsize=1 << 17)
+def _report(lines: tuple[str, ...]) -> tuple[str | None, tuple[str, ...], tuple]:
+    """(report text, statement lines, labels) of a report, one shared object per distinct report."""
+    lines = tuple(sys.intern(line) for line in lines)
+    return ("\n".join(lines) or None), lines, map_report(lines)
+
+
+def _measurement(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        number = int(float(value))
+    except ValueError:
+        return None
+    return None if number in NOT_MEASURABLE else number
+
+
+# -- the table ---------------------------------------------------------------------------------------
+
+class MimicTable(RecordTable):
+    """MIMIC-IV-ECG studies as columns; a group is a distinct report (and whether the study has a
+    machine_measurements row at all)."""
+
+    source = "mimic"
+
+    def __init__(self, prefix: str, records: RecordList, groups: np.ndarray, reports: list[tuple],
+                 values: dict, missing: dict, carts: dict):
+        self.prefix = prefix                     # the root, with a trailing separator
+        self.records = records
+        self._groups = groups
+        self.reports = reports                   # per group: (report tuple, has a measurements row)
+        self.values, self.missing, self.carts = values, missing, carts
+        self.splits: np.ndarray | None = None
+        self.coverage: list | None = None
+        self._group_refs: list[RecordRef] | None = None
+
+    @classmethod
+    def join(cls, prefix: str, records: RecordList, measurements: Measurements | None) -> "MimicTable":
+        n = len(records.study)
+        if measurements is None:
+            return cls(prefix, records, np.zeros(n, np.int32), [(_report(()), False)], {}, {}, {})
+        at = measurements.rows_of(records.study)
+        has = at >= 0
+        rows = np.maximum(at, 0)
+        none = len(measurements.reports)
+        groups = np.where(has, measurements.report[rows] if len(measurements.report) else 0, none)
+        reports = [(report, True) for report in measurements.reports] + [(_report(()), False)]
+        used, groups = np.unique(groups, return_inverse=True)
+        pick = (lambda column, default: np.where(has, column[rows], default)) if len(measurements.study) else (
+            lambda column, default: np.full(n, default, dtype=column.dtype))
+        return cls(prefix, records, groups.astype(np.int32), [reports[g] for g in used],
+                   {name: pick(v, 0) for name, v in measurements.values.items()},
+                   {name: pick(m, True) for name, m in measurements.missing.items()},
+                   {name: (pick(codes, -1), names) for name, (codes, names) in measurements.carts.items()})
+
+    def __len__(self) -> int:
+        return len(self.records.study)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self._groups
+
+    def group_refs(self) -> list[RecordRef]:
+        """A ref per distinct report, without the measurements and cart settings (no group shares
+        them; builders that skip by group never read them)."""
+        if self._group_refs is None:
+            self._group_refs = [self.ref(int(row), per_row_extras=False) for row in self.group_rows()]
+        return self._group_refs
+
+    def ref(self, row: int, per_row_extras: bool = True) -> RecordRef:
+        group = int(self._groups[row])
+        (report, lines, labels), has_measurements = self.reports[group]
+        extra: dict = {"has_machine_measurements": has_measurements}
+        if has_measurements and per_row_extras:
+            extra["measurements"] = {name: None if self.missing[name][row] else int(values[row])
+                                     for name, values in self.values.items()}
+            for name, (codes, names) in self.carts.items():
+                code = codes[row]
+                if code >= 0 and names[code]:
+                    extra[name] = names[code]
+        study, relative = str(self.records.study[row]), self.records.paths[row].as_py()
+        return RecordRef(
+            record_id=f"mimic:{study}", source="mimic", native_id=study,
+            path=self.prefix + relative, record_path=relative,
+            fs=500.0, n_samples=5000, leads=CANONICAL_LEADS,
+            patient_id=sys.intern(str(self.records.subject[row])),
+            report=report, report_lines=lines, labels=labels, report_lang="en" if lines else None,
+            acquired=self.records.times[row].as_py(), extra=extra,
+            source_key=self.source_key, split=None if self.splits is None else SPLITS[self.splits[row]],
+            coverage=None if self.coverage is None else self.coverage[group],
+        )
+
+    def take(self, rows) -> "MimicTable":
+        import pyarrow as pa
+
+        rows = np.asarray(rows, dtype=np.int64)
+        used, groups = np.unique(self._groups[rows], return_inverse=True)
+        index = pa.array(rows)
+        records = RecordList(self.records.study[rows], self.records.subject[rows],
+                             self.records.paths.take(index), self.records.times.take(index))
+        table = MimicTable(self.prefix, records, groups.astype(np.int32), [self.reports[g] for g in used],
+                           {n: v[rows] for n, v in self.values.items()}, {n: m[rows] for n, m in self.missing.items()},
+                           {n: (codes[rows], names) for n, (codes, names) in self.carts.items()})
+        table.source_key = self.source_key
+        table.splits = None if self.splits is None else self.splits[rows]
+        table.coverage = None if self.coverage is None else [self.coverage[g] for g in used]
+        return table
+
+    def patients(self) -> tuple[np.ndarray, list[str]]:
+        subjects, index = np.unique(self.records.subject, return_inverse=True)
+        return index, [f"mimic|{s}" for s in subjects.tolist()]
+
+    def record_paths(self) -> list[str]:
+        return self.records.paths.to_pylist()
+
+    def record_ids(self, rows=None) -> list[str]:
+        study = self.records.study if rows is None else self.records.study[np.asarray(rows, dtype=np.int64)]
+        return [f"mimic:{s}" for s in study.tolist()]
+
+    def split_codes(self) -> np.ndarray:
+        return self.splits
+
+    def set_planned(self, source_key: str, splits: np.ndarray, coverage: list, records_root: str) -> None:
+        self.source_key, self.splits, self.coverage = source_key, np.asarray(splits, dtype=np.int8), list(coverage)
+        self._group_refs = None
+
+    def files(self, rows=None) -> list[str]:
+        paths = self.records.paths if rows is None else self.records.paths.take(np.asarray(rows, dtype=np.int64))
+        return [self.prefix + path for path in paths.to_pylist()]
+
+    def shapes(self, rows=None) -> set[tuple[tuple[str, ...], float, int]]:
+        return {(CANONICAL_LEADS, 500.0, 5000)} if len(self) else set()
+
+    def required_files(self):
+        """Each row's header (the loader reads it first), and the reason when it is absent, as the
+        loader words it."""
+        import pyarrow.compute as pc
+
+        return pc.binary_join_element_wise(self.records.paths, ".hea", ""), ".hea", "header file not found"
