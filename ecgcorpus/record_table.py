@@ -85,8 +85,8 @@ class RecordTable:
         return {(ref.leads, ref.fs, ref.n_samples) for ref in self.refs(rows)}
 
     def required_files(self):
-        """(each row's file that must exist: pyarrow strings relative to the source's root, the
-        suffix that names it after the row's ``path``, the quarantine reason when it is absent),
+        """(each row's path relative to the source's root as pyarrow strings, the suffix that
+        makes it the file that must exist, the quarantine reason when that file is absent),
         or None: the source finds a missing file when it loads the record."""
         return None
 

@@ -4,6 +4,7 @@ Folders are listed level by level (``files/`` → ``files/p1000/`` → … → t
 only folders that exist and lead to a wanted file are listed: records under an absent folder cost
 nothing more, and the listings of one level run in a thread pool (the work is waiting on the
 file system). On a complete release that is one listing per record folder, batched by level.
+Rows are followed by integer ids (their folder so far, the next name), not by path strings.
 """
 
 from __future__ import annotations
@@ -16,43 +17,69 @@ import numpy as np
 LISTING_THREADS = 16
 
 
-def missing_files(root: str, relative) -> np.ndarray:
-    """A bool per file of ``relative`` (pyarrow strings, '/'-separated, relative to ``root``):
-    True where the file does not exist."""
+def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
+    """A bool per path of ``relative`` (pyarrow strings, '/'-separated, relative to ``root``):
+    True where the file ``path + suffix`` does not exist."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = len(relative)
-    present = np.ones(n, dtype=bool)
+    present = np.zeros(n, dtype=bool)
     if not n:
         return ~present
-    odd = pc.match_substring_regex(relative, r"(^/|//|(^|/)\.\.?(/|$))").to_numpy(zero_copy_only=False)
-    for row in np.flatnonzero(odd):                      # "..", "./", "//": not for listing by level
-        present[row] = os.path.isfile(os.path.join(root, relative[int(row)].as_py()))
+    odd = np.zeros(n, dtype=bool)                        # "/x", "a//b", "./", "../": not for listing by level
+    for test, pattern in ((pc.starts_with, "/"), (pc.starts_with, "./"), (pc.starts_with, "../"),
+                          (pc.match_substring, "//"), (pc.match_substring, "/./"), (pc.match_substring, "/../"),
+                          (pc.ends_with, "/."), (pc.ends_with, "/")):
+        odd |= test(relative, pattern).to_numpy(zero_copy_only=False)
+    for row in np.flatnonzero(odd):
+        present[row] = os.path.isfile(os.path.join(root, relative[int(row)].as_py() + suffix))
     parts = pc.split_pattern(relative, "/")
     depth = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(~odd)                          # the rows still present
+    alive = np.flatnonzero(~odd)                         # rows whose folders so far exist
+    folder_of = np.zeros(n, dtype=np.int64)              # each alive row's folder: an index into folders
+    folders = [""]
     with ThreadPoolExecutor(LISTING_THREADS) as pool:
         for level in range(1, int(depth.max()) + 1):
-            alive = rows[present[rows] & (depth[rows] >= level)]
+            alive = alive[depth[alive] >= level]
             if not len(alive):
                 break
-            index = pa.array(alive)
-            here = parts.take(index)
-            parent = pc.binary_join(pc.list_slice(here, 0, level - 1), "/") if level > 1 else \
-                pa.array([""] * len(alive), pa.string())
-            child = pc.binary_join(pc.list_slice(here, 0, level), "/")
-            folders = pc.unique(parent).to_pylist()
-            listed = [f"{folder}/{name}" if folder else name
-                      for folder, names in zip(folders, pool.map(lambda f: _names(root, f), folders)) for name in names]
-            found = pc.is_in(child, value_set=pa.array(listed, pa.string())).to_numpy(zero_copy_only=False)
-            present[alive[~found]] = False
-            rows = alive
+            if len(alive) < n // 4 or depth.min() < level:     # take the rows first: few, or of several depths
+                names = pc.list_element(parts.take(pa.array(alive)), level - 1).dictionary_encode()
+                name_id = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            else:
+                names = pc.list_element(parts, level - 1).dictionary_encode()
+                name_id = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)[alive]
+            words = names.dictionary.to_pylist()
+            last = depth[alive] == level                 # the file itself, not a folder on the way
+            pairs, which = _unique((folder_of[alive] * len(words) + name_id) * 2 + last)
+            parent, word, is_file = pairs // 2 // len(words), pairs // 2 % len(words), pairs % 2 == 1
+            parents = sorted(set(parent.tolist()))
+            listed = dict(zip(parents, pool.map(lambda p: _names(root, folders[p]), parents)))
+            exists = np.array([(words[w] + suffix if f else words[w]) in listed[p]
+                               for p, w, f in zip(parent.tolist(), word.tolist(), is_file.tolist())], dtype=bool)
+            present[alive[last]] = exists[which[last]]
+            base = len(folders)
+            folders += [f"{folders[p]}/{words[w]}" if folders[p] else words[w] for p, w in zip(parent.tolist(),
+                                                                                             word.tolist())]
+            keep = ~last & exists[which]
+            folder_of[alive[keep]] = base + which[keep]
+            alive = alive[keep]
     return ~present
 
 
-def _names(root: str, folder: str) -> list[str]:
+def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)``; without a sort where the keys are few and dense."""
+    top = int(keys.max())
+    if top > 8 * len(keys) + 4096:
+        return np.unique(keys, return_inverse=True)
+    seen = np.zeros(top + 1, dtype=bool)
+    seen[keys] = True
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[keys]
+
+
+def _names(root: str, folder: str) -> set[str]:
     try:
-        return os.listdir(os.path.join(root, folder) if folder else root)
+        return set(os.listdir(os.path.join(root, folder) if folder else root))
     except OSError:             # absent, or not a folder
-        return []
+        return set()

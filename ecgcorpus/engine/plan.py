@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..builders import Builder, WorkItem, builder_class
 from ..console import progress_counter
 from ..errors import EcgCorpusError, SourceError
 from ..manifest import Manifest
-from ..sources import open_source
+from ..sources import Source, open_source
 from ..record_table import SPLITS, RecordTable
 from ..types import RecordRef
 from .dedupe import Fingerprints, fingerprint_table, raise_on_duplicates
@@ -109,18 +110,23 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], Quaranti
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
         src.limit = spec.limit                 # a source that can stops reading there (MIMIC's tables)
+        metadata = metadata_digests(spec.root)       # hashed in a thread while the tables are read
         with progress_counter(f"scanning {spec.key}") as tick:
             table = src.scan_table(tick)
         quarantine.extend(dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors)
-        coverage = [src.label_coverage(ref) for ref in table.refs(table.group_rows())]
+        table = drop_missing_files(table, src.root, spec.key, quarantine)
+        if type(src).label_coverage is Source.label_coverage:
+            coverage = [None] * len(table.group_rows())        # no label is exhaustive in this source
+        else:
+            coverage = [src.label_coverage(ref) for ref in table.refs(table.group_rows())]
         table.set_planned(spec.key, assign_splits(table, manifest.splits, manifest.seed, src), coverage,
                           src.records_root)
-        table = drop_missing_files(table, src.root, spec.key, quarantine)
         signals = None
         if manifest.dedupe != "keep":
             table, signals = fingerprint_table(src, spec.key, table, seen, quarantine, manifest.dedupe)
         scanned[spec.key] = ScannedSource(spec.key, table, src.storage_dtype)
-        inputs[spec.key] = fingerprint_inputs(spec.root, table.files(), signals_fingerprinted=signals is not None)
+        inputs[spec.key] = fingerprint_inputs(spec.root, table.files(), signals_fingerprinted=signals is not None,
+                                              metadata=metadata.result())
         if signals is not None:            # content, not sizes: a same-size edit changes the plan
             inputs[spec.key]["signals_sha256"] = signals
         if src.table_encodings:            # tables read with the declared fallback, not as UTF-8
@@ -136,7 +142,7 @@ def drop_missing_files(table: RecordTable, root: str, key: str, quarantine: Quar
     if required is None:
         return table
     files, suffix, reason = required
-    missing = missing_files(root, files)
+    missing = missing_files(root, files, suffix)
     if not missing.any():
         return table
     quarantine.add_rows(table, np.flatnonzero(missing), reason, "scan", key, None, file_suffix=suffix)
@@ -147,18 +153,36 @@ SMALL_FILE = 1 << 20    # record files up to this size enter the digest by conte
 TEXT_FILE_SUFFIXES = (".hea", ".atr")    # headers and annotations: labels live here, never in the fingerprint
 
 
-def fingerprint_inputs(root: str, paths: list[str], signals_fingerprinted: bool = False) -> dict:
+def metadata_digests(root: str) -> Future:
+    """sha256 of each metadata file at the root (files under 512 MiB), computed in a thread
+    (hashlib releases the GIL: the hashing overlaps the reading of the same tables)."""
+    def digests() -> dict[str, str]:
+        out = {}
+        for name in sorted(os.listdir(root)):
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and os.path.getsize(path) < 512 * 2**20:
+                digest = hashlib.sha256()
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 22), b""):
+                        digest.update(block)
+                out[name] = digest.hexdigest()
+        return out
+
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(digests)
+    pool.shutdown(wait=False)
+    return future
+
+
+def fingerprint_inputs(root: str, paths: list[str], signals_fingerprinted: bool = False,
+                       metadata: dict[str, str] | None = None) -> dict:
     """sha256 of the metadata files at the root, and a digest of every record file: its content
     when small (headers, annotations: a same-size label edit shows), its size otherwise. When the
     scan fingerprinted every signal (``signals_sha256``), signal files enter by size: their
     content is already in the digest, and reading each of them a second time would double the
     scan's I/O."""
-    metadata = {}
-    for name in sorted(os.listdir(root)):
-        path = os.path.join(root, name)
-        if os.path.isfile(path) and os.path.getsize(path) < 512 * 2**20:
-            with open(path, "rb") as f:
-                metadata[name] = hashlib.sha256(f.read()).hexdigest()
+    if metadata is None:
+        metadata = metadata_digests(root).result()
     sizes = hashlib.sha256()
     listing = _FolderSizes(root)
     for path in paths:

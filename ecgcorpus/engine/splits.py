@@ -47,8 +47,18 @@ def assign_splits(table: RecordTable, policy: SplitPolicy, seed: int, source: So
         return np.array([SPLITS.index(assign_split(ref, policy, seed, source.official_split(ref)))
                          for ref in table.refs()], dtype=np.int8)
     rows, keys = table.patients()
-    per_patient = np.array([SPLITS.index(hashed_split(key, policy.ratios, seed)) for key in keys], dtype=np.int8)
-    return per_patient[rows] if len(keys) else np.zeros(0, np.int8)
+    if not keys:
+        return np.zeros(0, np.int8)
+    # hashed_split for every patient at once: the same places, the same cumulative bounds
+    places = np.array([int.from_bytes(hashlib.sha256(f"{seed}|{key}".encode()).digest()[:8], "big") for key in keys],
+                      dtype=np.uint64).astype(np.float64) / 2**64
+    per_patient = np.zeros(len(keys), dtype=np.int8)          # "train" past the last bound, as hashed_split
+    bound, decided = 0.0, np.zeros(len(keys), dtype=bool)
+    for index, name in enumerate(SPLITS):
+        bound += policy.ratios.get(name, 0.0)
+        now = ~decided & (places < bound)
+        per_patient[now], decided = index, decided | now
+    return per_patient[rows]
 
 
 def assign_split(ref: RecordRef, policy: SplitPolicy, seed: int, official: str | None = None) -> str:

@@ -50,48 +50,47 @@ class MimicIvEcg(Source):
     def _table(self) -> MimicTable:
         list_path = self.path("record_list.csv")
         try:
-            table = self.table(list_path)
+            records = self._read(list_path, ("subject_id", "study_id", "path"),
+                                 lambda header: read_record_list_fast(list_path, header, self.limit),
+                                 lambda table, header: read_record_list_rows(table, list_path, self.limit, self.report))
         except FileNotFoundError:
             raise SourceError(list_path, "MIMIC-IV-ECG record list not found (is ROOT the release folder?)") from None
-        for error in table.errors():
-            self.report(error)
-        header = _header(table)
-        _require(list_path, header, ("subject_id", "study_id", "path"))
-        records = None
-        if table.encoding == "utf-8" and not table.errors():
-            try:
-                records = read_record_list_fast(list_path, header, self.limit)
-            except TableShapeError:
-                pass
-        if records is None:
-            records = read_record_list_rows(table, list_path, self.limit, self.report)
         return MimicTable.join(self._prefix, records, self._measurements(records.study if self.limit else None))
 
     def _measurements(self, only: np.ndarray | None) -> Measurements | None:
         """machine_measurements by row (joined by study_id: the two tables are not in the same
-        order); ``only``: of these studies. None: the demo release ships record_list.csv only."""
+        order); ``only``: of these studies. None: the demo release ships record_list.csv only.
+        A row that cannot be read leaves its study without a report: builders quarantine it."""
         path = self.path("machine_measurements.csv")
         try:
-            table = self.table(path)
+            return self._read(path, ("study_id", "report_0"), lambda header: read_measurements_fast(path, header, only),
+                              lambda table, header: read_measurements_rows(table, header, only))
         except FileNotFoundError:
             return None
-        for error in table.errors():            # their studies then have no report: quarantined by builders
-            self.report(error)
-        header = _header(table)
-        _require(path, header, ("study_id", "report_0"))
-        if table.encoding == "utf-8" and not table.errors():
-            try:
-                return read_measurements_fast(path, header, only)
-            except TableShapeError:
-                pass
-        return read_measurements_rows(table, header, only)
+
+    def _read(self, path: str, required: tuple[str, ...], fast, by_row):
+        """A release table read by pyarrow (``fast(header)``; it checks the UTF-8 of what it reads);
+        a table it cannot take is checked as text (its undecodable lines reported, a declared
+        fallback encoding used) and read row by row (``by_row(table, header)``)."""
+        header = _header_of(path)
+        _require(path, header, required)
+        try:
+            return fast(header)
+        except TableShapeError:
+            table = self.table(path)
+            for error in table.errors():
+                self.report(error)
+            with table.stream as f:
+                header = next(csv.reader(f), [])
+            _require(path, header, required)
+            return by_row(table, header)
 
     def load(self, ref: RecordRef) -> ECG:
         return load_wfdb(ref, ref.path)
 
 
-def _header(table) -> list[str]:
-    with table.stream as f:
+def _header_of(path: str) -> list[str]:
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
         return next(csv.reader(f), [])
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -51,21 +50,20 @@ def read_record_list_fast(path: str, header: list[str], limit: int | None) -> Re
     from pyarrow import csv as pacsv
 
     columns = [c for c in ("subject_id", "study_id", "path", "ecg_time") if c in header]
-    convert = pacsv.ConvertOptions(include_columns=columns, column_types={c: pa.string() for c in columns})
+    types = {"subject_id": pa.uint32(), "study_id": pa.uint32(), "path": pa.string(), "ecg_time": pa.string()}
+    # ids as unsigned integers: a sign, a blank or a non-digit id fails here, and the row reader names its line
+    convert = pacsv.ConvertOptions(include_columns=columns, column_types={c: types[c] for c in columns},
+                                   strings_can_be_null=True)
     table = _read_arrow(path, convert, limit)
     if limit:
         table = table.slice(0, limit)
-    trimmed = {c: pc.utf8_trim_whitespace(table.column(c)) for c in columns}
-    ids_ok = pc.and_(pc.utf8_is_digit(trimmed["study_id"]), pc.utf8_is_digit(trimmed["subject_id"]))
-    if not pc.all(pc.and_(ids_ok, pc.greater(pc.utf8_length(trimmed["path"]), 0))).as_py():
-        raise TableShapeError("malformed rows")        # the row reader names each with its line
-    try:
-        study, subject = (pc.cast(trimmed[c], pa.int64()).to_numpy() for c in ("study_id", "subject_id"))
-    except pa.ArrowInvalid:
-        raise TableShapeError("ids beyond int64") from None
-    times = trimmed.get("ecg_time")
-    times = pa.nulls(len(table), pa.string()) if times is None else pc.if_else(pc.equal(times, ""), None, times)
-    return RecordList(study, subject, trimmed["path"].combine_chunks(), times.combine_chunks())
+    paths = pc.utf8_trim_whitespace(table.column("path"))
+    if table.column("study_id").null_count or table.column("subject_id").null_count or paths.null_count or \
+            not pc.min(pc.utf8_length(paths)).as_py():
+        raise TableShapeError("malformed rows")
+    times = table.column("ecg_time") if "ecg_time" in columns else pa.nulls(len(table), pa.string())
+    study, subject = (table.column(c).to_numpy().astype(np.int64) for c in ("study_id", "subject_id"))
+    return RecordList(study, subject, paths.combine_chunks(), pc.utf8_trim_whitespace(times).combine_chunks())
 
 
 def read_record_list_rows(table, path: str, limit: int | None, report) -> RecordList:
@@ -96,15 +94,22 @@ def read_record_list_rows(table, path: str, limit: int | None, report) -> Record
 
 @dataclass
 class Measurements:
-    """machine_measurements by row: study, report (index into ``reports``), interval and axis
+    """machine_measurements by row: study, report (index into ``reports``: the distinct reports,
+    each its columns' text joined by _LINE_SEPARATOR, mapped to labels when a record needs it), interval and axis
     values (``missing`` where not measurable), the cart's settings (codes into names, −1: none)."""
 
     study: np.ndarray
     report: np.ndarray
-    reports: list[tuple]
+    reports: list[str]
     values: dict[str, np.ndarray] = field(default_factory=dict)
     missing: dict[str, np.ndarray] = field(default_factory=dict)
     carts: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+
+    def take(self, rows: np.ndarray) -> "Measurements":
+        """These rows (their reports are the table's groups by then: not carried)."""
+        return Measurements(self.study[rows], self.report[rows], [], {n: v[rows] for n, v in self.values.items()},
+                            {n: m[rows] for n, m in self.missing.items()},
+                            {n: (codes[rows], names) for n, (codes, names) in self.carts.items()})
 
     def rows_of(self, studies: np.ndarray) -> np.ndarray:
         """Each study's row (−1: none). A study listed twice keeps its last row."""
@@ -141,13 +146,12 @@ def read_measurements_fast(path: str, header: list[str], only: np.ndarray | None
     wanted = None if only is None else pa.array(np.unique(only))
     table = _read_arrow(path, convert, None, keep=None if wanted is None else (
         lambda batch: batch.filter(pc.is_in(batch.column("study_id"), value_set=wanted))))
-    joined = pc.binary_join_element_wise(*(table.column(c) for c in reports), _LINE_SEPARATOR,
-                                         null_handling="skip") if reports else pa.nulls(len(table), pa.string())
+    filled = [table.column(c) for c in reports if table.column(c).null_count < len(table)]   # report_17 is rare
+    joined = pc.binary_join_element_wise(*filled, _LINE_SEPARATOR, null_handling="skip") if filled else \
+        pa.nulls(len(table), pa.string())
     encoded = pc.fill_null(joined, "").combine_chunks().dictionary_encode()
     texts = encoded.dictionary.to_pylist()
-    report_ids, shared = _shared_reports(tuple(text.split(_LINE_SEPARATOR)) for text in texts)
-    report = report_ids[encoded.indices.to_numpy(zero_copy_only=False)]
-    out = Measurements(_column(table, "study_id", 0), report, shared)
+    out = Measurements(_column(table, "study_id", 0), encoded.indices.to_numpy(zero_copy_only=False), texts)
     sentinels = np.array(NOT_MEASURABLE)
     for name in measured:
         column = table.column(name)
@@ -184,8 +188,10 @@ def read_measurements_rows(table, header: list[str], only: np.ndarray | None = N
                 values[name].append(_measurement(row[column[name]]))
             for name in settings:
                 carts[name].append(row[column[name]])
-    report_of, shared = _shared_reports(lines)
-    out = Measurements(np.array(study, dtype=np.int64), report_of, shared)
+    distinct = {raw: i for i, raw in enumerate(dict.fromkeys(lines))}
+    shared = [_LINE_SEPARATOR.join(raw) for raw in distinct]
+    out = Measurements(np.array(study, dtype=np.int64), np.array([distinct[raw] for raw in lines], dtype=np.int32),
+                       shared)
     for name, column_values in values.items():
         out.missing[name] = np.array([v is None for v in column_values], dtype=bool)
         out.values[name] = np.array([v or 0 for v in column_values], dtype=np.int64)
@@ -195,21 +201,6 @@ def read_measurements_rows(table, header: list[str], only: np.ndarray | None = N
         out.carts[name] = (np.array([code[t] for t in texts], dtype=np.int32),
                            [sys.intern(n.strip()) for n in names])
     return out
-
-
-def _shared_reports(rows) -> tuple[np.ndarray, list[tuple]]:
-    """Each row's index into the distinct reports, and those reports (``_report`` tuples)."""
-    index: dict[tuple, int] = {}
-    shared: list[tuple] = []
-    ids = []
-    for raw in rows:
-        report = _report(tuple(filter(None, map(str.strip, raw))))
-        at = index.get(id(report))
-        if at is None:
-            at = index[id(report)] = len(shared)
-            shared.append(report)
-        ids.append(at)
-    return np.array(ids, dtype=np.int32), shared
 
 
 def _read_arrow(path: str, convert, limit: int | None, keep=None):
@@ -232,7 +223,7 @@ def _read_arrow(path: str, convert, limit: int | None, keep=None):
                 if limit and rows >= limit:
                     break
             return pa.Table.from_batches(batches, schema=reader.schema)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, KeyError, UnicodeDecodeError) as exc:
         raise TableShapeError(str(exc)) from None
 
 
@@ -243,10 +234,10 @@ def _column(table_or_column, name: str | None, fill) -> np.ndarray:
     return pc.fill_null(column, fill).to_numpy()
 
 
-@lru_cache(maxsize=1 << 17)
-def _report(lines: tuple[str, ...]) -> tuple[str | None, tuple[str, ...], tuple]:
-    """(report text, statement lines, labels) of a report, one shared object per distinct report."""
-    lines = tuple(sys.intern(line) for line in lines)
+def _report(text: str | None) -> tuple[str | None, tuple[str, ...], tuple]:
+    """(report text, statement lines, labels) of a report's joined columns (None: no measurements
+    row), made once per distinct report and shared by the studies that have it."""
+    lines = tuple(filter(None, map(str.strip, (text or "").split(_LINE_SEPARATOR))))
     return ("\n".join(lines) or None), lines, map_report(lines)
 
 
@@ -269,35 +260,35 @@ class MimicTable(RecordTable):
 
     source = "mimic"
 
-    def __init__(self, prefix: str, records: RecordList, groups: np.ndarray, reports: list[tuple],
-                 values: dict, missing: dict, carts: dict):
+    def __init__(self, prefix: str, records: RecordList, groups: np.ndarray, reports: list[str | None],
+                 measurements: Measurements | None, at: np.ndarray):
         self.prefix = prefix                     # the root, with a trailing separator
         self.records = records
         self._groups = groups
-        self.reports = reports                   # per group: (report tuple, has a measurements row)
-        self.values, self.missing, self.carts = values, missing, carts
+        self.reports = reports                   # per group: its report's text (None: no measurements row)
+        self._mapped: dict[int, tuple] = {}      # group → ``_report``, mapped when first needed
+        self.measurements, self.at = measurements, at    # each row's measurements row (−1: none)
         self.splits: np.ndarray | None = None
         self.coverage: list | None = None
         self._group_refs: list[RecordRef] | None = None
 
     @classmethod
     def join(cls, prefix: str, records: RecordList, measurements: Measurements | None) -> "MimicTable":
+        """The studies with their measurements rows; a row's values are looked up when its ref is
+        built (joining 800k rows' columns up front would copy them all)."""
         n = len(records.study)
-        if measurements is None:
-            return cls(prefix, records, np.zeros(n, np.int32), [(_report(()), False)], {}, {}, {})
+        if measurements is None or not len(measurements.study):
+            return cls(prefix, records, np.zeros(n, np.int32), [None], None, np.full(n, -1))
         at = measurements.rows_of(records.study)
-        has = at >= 0
-        rows = np.maximum(at, 0)
         none = len(measurements.reports)
-        groups = np.where(has, measurements.report[rows] if len(measurements.report) else 0, none)
-        reports = [(report, True) for report in measurements.reports] + [(_report(()), False)]
-        used, groups = np.unique(groups, return_inverse=True)
-        pick = (lambda column, default: np.where(has, column[rows], default)) if len(measurements.study) else (
-            lambda column, default: np.full(n, default, dtype=column.dtype))
-        return cls(prefix, records, groups.astype(np.int32), [reports[g] for g in used],
-                   {name: pick(v, 0) for name, v in measurements.values.items()},
-                   {name: pick(m, True) for name, m in measurements.missing.items()},
-                   {name: (pick(codes, -1), names) for name, (codes, names) in measurements.carts.items()})
+        groups = np.where(at >= 0, measurements.report[np.maximum(at, 0)], none)
+        reports = [*measurements.reports, None]
+        used = np.flatnonzero(np.bincount(groups, minlength=len(reports)))
+        if len(used) < len(reports):                 # reports of studies not in record_list.csv: dropped
+            renumber = np.zeros(len(reports), dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            groups = renumber[groups]
+        return cls(prefix, records, groups.astype(np.int32), [reports[g] for g in used], measurements, at)
 
     def __len__(self) -> int:
         return len(self.records.study)
@@ -315,13 +306,18 @@ class MimicTable(RecordTable):
 
     def ref(self, row: int, per_row_extras: bool = True) -> RecordRef:
         group = int(self._groups[row])
-        (report, lines, labels), has_measurements = self.reports[group]
+        mapped = self._mapped.get(group)
+        if mapped is None:
+            mapped = self._mapped[group] = _report(self.reports[group])
+        report, lines, labels = mapped
+        has_measurements = self.reports[group] is not None
         extra: dict = {"has_machine_measurements": has_measurements}
         if has_measurements and per_row_extras:
-            extra["measurements"] = {name: None if self.missing[name][row] else int(values[row])
-                                     for name, values in self.values.items()}
-            for name, (codes, names) in self.carts.items():
-                code = codes[row]
+            at, m = int(self.at[row]), self.measurements
+            extra["measurements"] = {name: None if m.missing[name][at] else int(values[at])
+                                     for name, values in m.values.items()}
+            for name, (codes, names) in m.carts.items():
+                code = codes[at]
                 if code >= 0 and names[code]:
                     extra[name] = names[code]
         study, relative = str(self.records.study[row]), self.records.paths[row].as_py()
@@ -344,9 +340,14 @@ class MimicTable(RecordTable):
         index = pa.array(rows)
         records = RecordList(self.records.study[rows], self.records.subject[rows],
                              self.records.paths.take(index), self.records.times.take(index))
+        at = self.at[rows]
+        measurements = None
+        if self.measurements is not None:            # only the rows these studies use
+            kept = at >= 0
+            measurements = self.measurements.take(at[kept])
+            at = np.where(kept, np.cumsum(kept) - 1, -1)
         table = MimicTable(self.prefix, records, groups.astype(np.int32), [self.reports[g] for g in used],
-                           {n: v[rows] for n, v in self.values.items()}, {n: m[rows] for n, m in self.missing.items()},
-                           {n: (codes[rows], names) for n, (codes, names) in self.carts.items()})
+                           measurements, at)
         table.source_key = self.source_key
         table.splits = None if self.splits is None else self.splits[rows]
         table.coverage = None if self.coverage is None else [self.coverage[g] for g in used]
@@ -380,6 +381,4 @@ class MimicTable(RecordTable):
     def required_files(self):
         """Each row's header (the loader reads it first), and the reason when it is absent, as the
         loader words it."""
-        import pyarrow.compute as pc
-
-        return pc.binary_join_element_wise(self.records.paths, ".hea", ""), ".hea", "header file not found"
+        return self.records.paths, ".hea", "header file not found"
