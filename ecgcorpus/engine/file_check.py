@@ -27,16 +27,10 @@ def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
     present = np.zeros(n, dtype=bool)
     if not n:
         return ~present
-    odd = np.zeros(n, dtype=bool)                        # "/x", "a//b", "./", "../": not for listing by level
-    for test, pattern in ((pc.starts_with, "/"), (pc.starts_with, "./"), (pc.starts_with, "../"),
-                          (pc.match_substring, "//"), (pc.match_substring, "/./"), (pc.match_substring, "/../"),
-                          (pc.ends_with, "/."), (pc.ends_with, "/")):
-        odd |= test(relative, pattern).to_numpy(zero_copy_only=False)
-    for row in np.flatnonzero(odd):
-        present[row] = os.path.isfile(os.path.join(root, relative[int(row)].as_py() + suffix))
     parts = pc.split_pattern(relative, "/")
     depth = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    alive = np.flatnonzero(~odd)                         # rows whose folders so far exist
+    alive = np.arange(n)                                 # rows whose folders so far exist
+    odd = []                                             # rows with a "", "." or ".." component: checked alone
     folder_of = np.zeros(n, dtype=np.int64)              # each alive row's folder: an index into folders
     folders = [""]
     with ThreadPoolExecutor(LISTING_THREADS) as pool:
@@ -51,6 +45,13 @@ def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
                 names = pc.list_element(parts, level - 1).dictionary_encode()
                 name_id = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)[alive]
             words = names.dictionary.to_pylist()
+            unusual = [i for i, w in enumerate(words) if w in ("", ".", "..")]     # "/x", "a//b", "./x", "x/"
+            if unusual:
+                strange = np.isin(name_id, unusual)
+                odd.append(alive[strange])
+                alive, name_id = alive[~strange], name_id[~strange]
+                if not len(alive):
+                    break
             last = depth[alive] == level                 # the file itself, not a folder on the way
             pairs, which = _unique((folder_of[alive] * len(words) + name_id) * 2 + last)
             parent, word, is_file = pairs // 2 // len(words), pairs // 2 % len(words), pairs % 2 == 1
@@ -65,6 +66,8 @@ def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
             keep = ~last & exists[which]
             folder_of[alive[keep]] = base + which[keep]
             alive = alive[keep]
+    for row in np.concatenate(odd).tolist() if odd else ():
+        present[row] = os.path.isfile(os.path.join(root, relative[row].as_py() + suffix))
     return ~present
 
 

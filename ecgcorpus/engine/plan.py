@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +70,7 @@ class Plan:
     manifest: Manifest
     units: list[Unit]
     quarantine: Quarantine                     # scan errors and records a builder cannot use
-    inputs: dict[str, dict]                    # per source: record count, metadata digests, file sizes digest
+    source_inputs: dict[str, dict]             # per source: record count, metadata digests, file sizes digest
     record_counts: dict[str, int] = field(default_factory=dict)
     builders: list[Builder] = field(default_factory=list)   # one per manifest builder, as planned
     items_per_config: dict[str, int] = field(default_factory=dict)
@@ -83,6 +83,15 @@ class Plan:
     def skipped(self) -> dict[str, str]:
         """Configs whose builder makes nothing on purpose here (e.g. no LLM endpoint): config → why."""
         return {b.config: b.disabled_reason() for b in self.builders if b.disabled_reason()}
+
+    @property
+    def inputs(self) -> dict[str, dict]:
+        """``source_inputs``, with the metadata tables' digests computed on first use (a dry run
+        never hashes MIMIC-IV-ECG's 234 MB of tables)."""
+        for entry in self.source_inputs.values():
+            if callable(entry.get("metadata_sha256")):
+                entry["metadata_sha256"] = entry["metadata_sha256"]()
+        return self.source_inputs
 
     @property
     def digest(self) -> str:
@@ -110,10 +119,8 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], Quaranti
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
         src.limit = spec.limit                 # a source that can stops reading there (MIMIC's tables)
-        metadata = metadata_digests(spec.root)       # hashed in a thread while the tables are read
         with progress_counter(f"scanning {spec.key}") as tick:
             table = src.scan_table(tick)
-        quarantine.extend(dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors)
         table = drop_missing_files(table, src.root, spec.key, quarantine)
         if type(src).label_coverage is Source.label_coverage:
             coverage = [None] * len(table.group_rows())        # no label is exhaustive in this source
@@ -121,12 +128,14 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], Quaranti
             coverage = [src.label_coverage(ref) for ref in table.refs(table.group_rows())]
         table.set_planned(spec.key, assign_splits(table, manifest.splits, manifest.seed, src), coverage,
                           src.records_root)
+        # after the table is complete: a columnar source may still be reading a side table until then
+        quarantine.extend(dict(e.to_dict(), stage="scan", source=spec.key, config=None) for e in src.errors)
         signals = None
         if manifest.dedupe != "keep":
             table, signals = fingerprint_table(src, spec.key, table, seen, quarantine, manifest.dedupe)
         scanned[spec.key] = ScannedSource(spec.key, table, src.storage_dtype)
         inputs[spec.key] = fingerprint_inputs(spec.root, table.files(), signals_fingerprinted=signals is not None,
-                                              metadata=metadata.result())
+                                              metadata=partial(metadata_digests, spec.root))
         if signals is not None:            # content, not sizes: a same-size edit changes the plan
             inputs[spec.key]["signals_sha256"] = signals
         if src.table_encodings:            # tables read with the declared fallback, not as UTF-8
@@ -153,36 +162,29 @@ SMALL_FILE = 1 << 20    # record files up to this size enter the digest by conte
 TEXT_FILE_SUFFIXES = (".hea", ".atr")    # headers and annotations: labels live here, never in the fingerprint
 
 
-def metadata_digests(root: str) -> Future:
-    """sha256 of each metadata file at the root (files under 512 MiB), computed in a thread
-    (hashlib releases the GIL: the hashing overlaps the reading of the same tables)."""
-    def digests() -> dict[str, str]:
-        out = {}
-        for name in sorted(os.listdir(root)):
-            path = os.path.join(root, name)
-            if os.path.isfile(path) and os.path.getsize(path) < 512 * 2**20:
-                digest = hashlib.sha256()
-                with open(path, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 22), b""):
-                        digest.update(block)
-                out[name] = digest.hexdigest()
-        return out
-
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(digests)
-    pool.shutdown(wait=False)
-    return future
+def metadata_digests(root: str) -> dict[str, str]:
+    """sha256 of each metadata file at the root (files under 512 MiB)."""
+    out = {}
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if os.path.isfile(path) and os.path.getsize(path) < 512 * 2**20:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    digest.update(block)
+            out[name] = digest.hexdigest()
+    return out
 
 
 def fingerprint_inputs(root: str, paths: list[str], signals_fingerprinted: bool = False,
-                       metadata: dict[str, str] | None = None) -> dict:
+                       metadata=None) -> dict:
     """sha256 of the metadata files at the root, and a digest of every record file: its content
     when small (headers, annotations: a same-size label edit shows), its size otherwise. When the
     scan fingerprinted every signal (``signals_sha256``), signal files enter by size: their
     content is already in the digest, and reading each of them a second time would double the
     scan's I/O."""
     if metadata is None:
-        metadata = metadata_digests(root).result()
+        metadata = metadata_digests(root)     # (a callable: computed when the plan's inputs are first read)
     sizes = hashlib.sha256()
     listing = _FolderSizes(root)
     for path in paths:

@@ -44,6 +44,7 @@ class Submission:
 
 
 def save_submission(out_dir: str, plan: Plan, job_id: str | None = None) -> None:
+    plan.inputs                                            # its lazy digests computed: the sources may go
     bare = replace(plan, builders=[])                      # builders hold clients and caches: not stored
     with atomic_open(_path(out_dir), "wb") as f:
         pickle.dump(Submission(plan.manifest.digest(), bare, job_id), f, protocol=pickle.HIGHEST_PROTOCOL)

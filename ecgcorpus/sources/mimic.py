@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..types import ECG, RecordRef
+from ..threads import in_background, warm_pandas
 from .base import Source, load_wfdb
 from .mimic_table import (MEASUREMENT_COLUMNS, Measurements, MimicTable, TableShapeError, read_measurements_fast,
                           read_measurements_rows, read_record_list_fast, read_record_list_rows)
@@ -48,14 +49,20 @@ class MimicIvEcg(Source):
         yield from (table.ref(row) for row in range(len(table)))
 
     def _table(self) -> MimicTable:
+        """The record list joined with the measurements; without a limit the measurements are read in
+        a thread meanwhile, and joined when the table's groups are first needed."""
         list_path = self.path("record_list.csv")
+        warm_pandas()
+        pending = None if self.limit else in_background(self._measurements, None)
         try:
             records = self._read(list_path, ("subject_id", "study_id", "path"),
                                  lambda header: read_record_list_fast(list_path, header, self.limit),
                                  lambda table, header: read_record_list_rows(table, list_path, self.limit, self.report))
         except FileNotFoundError:
             raise SourceError(list_path, "MIMIC-IV-ECG record list not found (is ROOT the release folder?)") from None
-        return MimicTable.join(self._prefix, records, self._measurements(records.study if self.limit else None))
+        if self.limit:        # only the listed studies' measurements: the list first
+            return MimicTable.join(self._prefix, records, self._measurements(records.study))
+        return MimicTable.join(self._prefix, records, pending)
 
     def _measurements(self, only: np.ndarray | None) -> Measurements | None:
         """machine_measurements by row (joined by study_id: the two tables are not in the same

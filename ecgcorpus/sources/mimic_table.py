@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,22 +95,40 @@ def read_record_list_rows(table, path: str, limit: int | None, report) -> Record
 
 @dataclass
 class Measurements:
-    """machine_measurements by row: study, report (index into ``reports``: the distinct reports,
-    each its columns' text joined by _LINE_SEPARATOR, mapped to labels when a record needs it), interval and axis
-    values (``missing`` where not measurable), the cart's settings (codes into names, −1: none)."""
+    """machine_measurements by row: study, the report columns (pyarrow strings; only those with a
+    statement in some row), interval and axis values (``missing`` where not measurable), the cart's
+    settings (codes into names, −1: none)."""
 
     study: np.ndarray
-    report: np.ndarray
-    reports: list[str]
+    report_columns: list
     values: dict[str, np.ndarray] = field(default_factory=dict)
     missing: dict[str, np.ndarray] = field(default_factory=dict)
     carts: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
     def take(self, rows: np.ndarray) -> "Measurements":
-        """These rows (their reports are the table's groups by then: not carried)."""
-        return Measurements(self.study[rows], self.report[rows], [], {n: v[rows] for n, v in self.values.items()},
+        """These rows."""
+        import pyarrow as pa
+
+        index = pa.array(np.asarray(rows, dtype=np.int64))
+        return Measurements(self.study[rows], [c.take(index) for c in self.report_columns],
+                            {n: v[rows] for n, v in self.values.items()},
                             {n: m[rows] for n, m in self.missing.items()},
                             {n: (codes[rows], names) for n, (codes, names) in self.carts.items()})
+
+    def report_groups(self, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """For these rows: each one's index into the distinct reports, and those reports (each
+        its columns' text joined by _LINE_SEPARATOR). Grouped only for the rows asked about: a
+        plan groups the studies whose files exist, not all 800k listed."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        index = pa.array(np.asarray(rows, dtype=np.int64))
+        columns = [c.take(index) for c in self.report_columns]
+        joined = pc.binary_join_element_wise(*columns, _LINE_SEPARATOR, null_handling="skip") if columns else \
+            pa.nulls(len(index), pa.string())
+        encoded = pc.fill_null(joined, "")
+        encoded = (encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded).dictionary_encode()
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
     def rows_of(self, studies: np.ndarray) -> np.ndarray:
         """Each study's row (−1: none). A study listed twice keeps its last row."""
@@ -146,12 +165,8 @@ def read_measurements_fast(path: str, header: list[str], only: np.ndarray | None
     wanted = None if only is None else pa.array(np.unique(only))
     table = _read_arrow(path, convert, None, keep=None if wanted is None else (
         lambda batch: batch.filter(pc.is_in(batch.column("study_id"), value_set=wanted))))
-    filled = [table.column(c) for c in reports if table.column(c).null_count < len(table)]   # report_17 is rare
-    joined = pc.binary_join_element_wise(*filled, _LINE_SEPARATOR, null_handling="skip") if filled else \
-        pa.nulls(len(table), pa.string())
-    encoded = pc.fill_null(joined, "").combine_chunks().dictionary_encode()
-    texts = encoded.dictionary.to_pylist()
-    out = Measurements(_column(table, "study_id", 0), encoded.indices.to_numpy(zero_copy_only=False), texts)
+    filled = [table.column(c).combine_chunks() for c in reports if table.column(c).null_count < len(table)]
+    out = Measurements(_column(table, "study_id", 0), filled)          # (report_17 is rarely filled)
     sentinels = np.array(NOT_MEASURABLE)
     for name in measured:
         column = table.column(name)
@@ -188,10 +203,10 @@ def read_measurements_rows(table, header: list[str], only: np.ndarray | None = N
                 values[name].append(_measurement(row[column[name]]))
             for name in settings:
                 carts[name].append(row[column[name]])
-    distinct = {raw: i for i, raw in enumerate(dict.fromkeys(lines))}
-    shared = [_LINE_SEPARATOR.join(raw) for raw in distinct]
-    out = Measurements(np.array(study, dtype=np.int64), np.array([distinct[raw] for raw in lines], dtype=np.int32),
-                       shared)
+    import pyarrow as pa
+
+    columns = [pa.array([row[j] or None for row in lines], pa.string()) for j in range(len(reports))]
+    out = Measurements(np.array(study, dtype=np.int64), columns)
     for name, column_values in values.items():
         out.missing[name] = np.array([v is None for v in column_values], dtype=bool)
         out.values[name] = np.array([v or 0 for v in column_values], dtype=np.int64)
@@ -260,41 +275,69 @@ class MimicTable(RecordTable):
 
     source = "mimic"
 
-    def __init__(self, prefix: str, records: RecordList, groups: np.ndarray, reports: list[str | None],
-                 measurements: Measurements | None, at: np.ndarray):
+    def __init__(self, prefix: str, records: RecordList, measurements: Measurements | None, at: np.ndarray | None):
         self.prefix = prefix                     # the root, with a trailing separator
         self.records = records
-        self._groups = groups
-        self.reports = reports                   # per group: its report's text (None: no measurements row)
-        self._mapped: dict[int, tuple] = {}      # group → ``_report``, mapped when first needed
         self.measurements, self.at = measurements, at    # each row's measurements row (−1: none)
+        self._pending: Future | None = None      # the measurements, while a thread still reads them
+        self._groups: np.ndarray | None = None   # each row's report group, made when first needed
+        self.reports: list[str | None] = []      # per group: its report's columns' text (None: no measurements row)
+        self._mapped: dict[int, tuple] = {}      # group → ``_report``, mapped when first needed
         self.splits: np.ndarray | None = None
         self.coverage: list | None = None
         self._group_refs: list[RecordRef] | None = None
 
     @classmethod
-    def join(cls, prefix: str, records: RecordList, measurements: Measurements | None) -> "MimicTable":
+    def join(cls, prefix: str, records: RecordList, measurements) -> "MimicTable":
         """The studies with their measurements rows; a row's values are looked up when its ref is
-        built (joining 800k rows' columns up front would copy them all)."""
-        n = len(records.study)
+        built (joining 800k rows' columns up front would copy them all). ``measurements`` may be a
+        Future (read in a thread): joined when first needed."""
+        if isinstance(measurements, Future):
+            table = cls(prefix, records, None, None)
+            table._pending = measurements
+            return table
         if measurements is None or not len(measurements.study):
-            return cls(prefix, records, np.zeros(n, np.int32), [None], None, np.full(n, -1))
-        at = measurements.rows_of(records.study)
-        none = len(measurements.reports)
-        groups = np.where(at >= 0, measurements.report[np.maximum(at, 0)], none)
-        reports = [*measurements.reports, None]
+            return cls(prefix, records, None, np.full(len(records.study), -1))
+        return cls(prefix, records, measurements, measurements.rows_of(records.study))
+
+    def _join_pending(self) -> None:
+        if self._pending is not None:
+            joined = MimicTable.join(self.prefix, self.records, self._pending.result())
+            self._pending = None
+            self.measurements, self.at = joined.measurements, joined.at
+
+    def _group(self) -> None:
+        """Rows with the same report (or none) share a group: group 0 is "no measurements row"."""
+        self._join_pending()
+        if self._groups is not None:
+            return
+        groups = np.zeros(len(self), dtype=np.int64)
+        has = self.at >= 0
+        texts = []
+        if has.any():
+            ids, texts = self.measurements.report_groups(self.at[has])
+            groups[has] = ids + 1
+        reports = [None, *texts]
         used = np.flatnonzero(np.bincount(groups, minlength=len(reports)))
-        if len(used) < len(reports):                 # reports of studies not in record_list.csv: dropped
+        if len(used) < len(reports):
             renumber = np.zeros(len(reports), dtype=np.int64)
             renumber[used] = np.arange(len(used))
             groups = renumber[groups]
-        return cls(prefix, records, groups.astype(np.int32), [reports[g] for g in used], measurements, at)
+        self._groups, self.reports = groups.astype(np.int32), [reports[g] for g in used]
 
     def __len__(self) -> int:
         return len(self.records.study)
 
+    def _join_pending(self) -> None:
+        if self._pending is not None:
+            joined = MimicTable.join(self.prefix, self.records, self._pending.result())
+            self._pending = None
+            self._groups, self.reports, self.measurements, self.at = (joined._groups, joined.reports,
+                                                                      joined.measurements, joined.at)
+
     @property
     def groups(self) -> np.ndarray:
+        self._group()
         return self._groups
 
     def group_refs(self) -> list[RecordRef]:
@@ -305,6 +348,7 @@ class MimicTable(RecordTable):
         return self._group_refs
 
     def ref(self, row: int, per_row_extras: bool = True) -> RecordRef:
+        self._group()
         group = int(self._groups[row])
         mapped = self._mapped.get(group)
         if mapped is None:
@@ -333,10 +377,11 @@ class MimicTable(RecordTable):
         )
 
     def take(self, rows) -> "MimicTable":
+        """These rows; their groups are carried when already made (the plan's coverage is per group)."""
         import pyarrow as pa
 
+        self._join_pending()
         rows = np.asarray(rows, dtype=np.int64)
-        used, groups = np.unique(self._groups[rows], return_inverse=True)
         index = pa.array(rows)
         records = RecordList(self.records.study[rows], self.records.subject[rows],
                              self.records.paths.take(index), self.records.times.take(index))
@@ -346,11 +391,14 @@ class MimicTable(RecordTable):
             kept = at >= 0
             measurements = self.measurements.take(at[kept])
             at = np.where(kept, np.cumsum(kept) - 1, -1)
-        table = MimicTable(self.prefix, records, groups.astype(np.int32), [self.reports[g] for g in used],
-                           measurements, at)
+        table = MimicTable(self.prefix, records, measurements, at)
         table.source_key = self.source_key
         table.splits = None if self.splits is None else self.splits[rows]
-        table.coverage = None if self.coverage is None else [self.coverage[g] for g in used]
+        if self._groups is not None:
+            used, groups = np.unique(self._groups[rows], return_inverse=True)
+            table._groups, table.reports = groups.astype(np.int32), [self.reports[g] for g in used]
+            table._mapped = {i: self._mapped[g] for i, g in enumerate(used.tolist()) if g in self._mapped}
+            table.coverage = None if self.coverage is None else [self.coverage[g] for g in used]
         return table
 
     def patients(self) -> tuple[np.ndarray, list[str]]:
