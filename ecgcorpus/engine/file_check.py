@@ -43,7 +43,8 @@ def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
                 name_id = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
             else:
                 names = pc.list_element(parts, level - 1).dictionary_encode()
-                name_id = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)[alive]
+                name_id = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+                name_id = name_id if len(alive) == n else name_id[alive]
             words = names.dictionary.to_pylist()
             unusual = [i for i, w in enumerate(words) if w in ("", ".", "..")]     # "/x", "a//b", "./x", "x/"
             if unusual:
@@ -52,8 +53,10 @@ def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
                 alive, name_id = alive[~strange], name_id[~strange]
                 if not len(alive):
                     break
-            last = depth[alive] == level                 # the file itself, not a folder on the way
-            pairs, which = _unique((folder_of[alive] * len(words) + name_id) * 2 + last)
+            everyone = len(alive) == n                   # (no fancy indexing while every row is alive)
+            last = (depth if everyone else depth[alive]) == level   # the file itself, not a folder on the way
+            folder = folder_of if everyone else folder_of[alive]
+            pairs, which = _unique((folder * len(words) + name_id) * 2 + last)
             parent, word, is_file = pairs // 2 // len(words), pairs // 2 % len(words), pairs % 2 == 1
             parents = sorted(set(parent.tolist()))
             listed = dict(zip(parents, pool.map(lambda p: _names(root, folders[p]), parents)))
