@@ -171,3 +171,18 @@ def test_units_carry_their_rows_only_and_build_the_same_refs(fixture_tree, tmp_p
     # a unit's table holds its rows' reports and measurements, not the source's
     (table,) = report_units[0].tables
     assert len(table.reports) <= 4 and len(table.measurements.study) <= 3
+
+
+def test_a_stored_plan_keeps_a_blocks_ids_and_files_not_its_table(fixture_tree, tmp_path):
+    from ecgcorpus.engine.plan import make_plan
+
+    root = mimic_copy(fixture_tree, tmp_path)
+    refs = open_source("mimic", root).scan_table().refs()
+    for ref in refs[2:6]:
+        Path(ref.path + ".hea").unlink()
+    plan = make_plan(manifest_for(tmp_path, root))
+    (block,) = [b for b in plan.quarantine.blocks if b.stage == "scan"]
+    before = list(block.entries())
+    stored = pickle.loads(pickle.dumps(block))
+    assert stored.table is None and list(stored.entries()) == before and len(before) == 4
+    assert list(stored.entries(limit=2)) == list(block.entries(limit=2)) and len(list(stored.entries(limit=2))) == 2

@@ -27,7 +27,7 @@ class QuarantineBlock:
     """Rows of one table quarantined for one reason. ``file_suffix``: appended to each record's
     path to name the file (".hea": the missing header); otherwise the record's path."""
 
-    table: RecordTable
+    table: RecordTable | None
     rows: np.ndarray
     reason: str
     stage: str
@@ -42,11 +42,25 @@ class QuarantineBlock:
     def fields(self) -> dict:
         return {"reason": self.reason, "stage": self.stage, "source": self.source, "config": self.config}
 
+    def __getstate__(self) -> dict:
+        """Pickled (a stored plan) as its ids and files, not the table they came from (800k rows of
+        MIMIC-IV-ECG with their measurements)."""
+        state = dict(self.__dict__)
+        if self.table is not None:
+            import pyarrow as pa
+
+            state["table"], state["rows"] = None, np.arange(len(self.rows))
+            state["ids"] = pa.array(self.table.record_ids(self.rows), pa.string())
+            state["files"] = pa.array(self.table.files(self.rows), pa.string())
+        return state
+
     def entries(self, limit: int | None = None) -> Iterator[dict]:
         """The block's entries, in record id order."""
         rows = self.rows if limit is None else self.rows[:limit]
-        ids = self.table.record_ids(rows)
-        files = self.table.files(rows)
+        if self.table is None:                     # unpickled: ids and files
+            ids, files = self.ids.take(rows).to_pylist(), self.files.take(rows).to_pylist()
+        else:
+            ids, files = self.table.record_ids(rows), self.table.files(rows)
         for i in sorted(range(len(ids)), key=ids.__getitem__):
             yield {"record_id": ids[i], "file": files[i] + self.file_suffix, **self.fields}
 
