@@ -11,7 +11,9 @@ in fresh child processes, one after another:
 
 Each child's peak RSS is its own, from ``os.wait4``. The pair runs ``--repeat`` times (reference,
 then dry run, alternating: a noisy machine slows both alike); printed are the medians of the times,
-of the pairs' ratios and of the peaks, and the records the dry run counted.
+of the pairs' ratios and of the peaks, and the records the dry run counted. Then, once, the plan as
+on a complete release (``PLAN_PRESENT``: every file taken as present, the file system left out):
+its time, peak, work items and units.
 
     python bench/bench_mimic_plan.py [--records 800035] [--limit N] [--repeat 5] [--keep DIR]
 
@@ -98,6 +100,23 @@ def child(argv: list[str]) -> tuple[float, int, str]:
         return elapsed, usage.ru_maxrss * 1024, out.read()
 
 
+# The plan as on a complete release, where every study's files exist: the file check and the input
+# fingerprints (which list and read the 800k record folders: file system time, not planning) are
+# replaced by "all present", and dedupe is off (it reads every signal). What remains is the work
+# of planning 800k rows: reading, splitting, asking the builders, cutting units.
+PLAN_PRESENT = """
+import resource, sys, time
+import numpy as np
+import ecgcorpus.engine.plan as plan
+from ecgcorpus.manifest import load_manifest
+plan.missing_files = lambda root, files, suffix="": np.zeros(len(files), bool)
+plan.fingerprint_inputs = lambda root, paths, **kw: {"records": len(paths)}
+manifest = load_manifest(sys.argv[1]).model_copy(update={"dedupe": "keep"})
+t0 = time.perf_counter()
+made = plan.make_plan(manifest)
+print(time.perf_counter() - t0, sum(u.n_items for u in made.units), len(made.units))
+"""
+
 READ_CSV = """
 import sys, pandas as pd
 a = pd.read_csv(sys.argv[1] + '/record_list.csv')
@@ -135,11 +154,15 @@ def main() -> None:
                                        "--json"])
         runs.append((ref_s, ref_rss / 2**20, plan_s, plan_rss / 2**20, plan_s / ref_s))
     report = json.loads(out)
+    _, present_rss, present_out = child([sys.executable, "-c", PLAN_PRESENT, manifest])
+    present_s, present_items, present_units = present_out.split()
     ref_s, ref_mib, plan_s, plan_mib, ratio = (float(np.median(column)) for column in zip(*runs))
     results = {"records": args.records, "limit": args.limit or 0, "repeat": args.repeat, "read_csv_s": ref_s,
                "read_csv_peak_mib": ref_mib, "dry_run_s": plan_s, "dry_run_peak_mib": plan_mib,
                "ratio_dry_run_vs_read_csv": ratio, "ratio_range": f"{min(r[4] for r in runs):.2f}-{max(r[4] for r in runs):.2f}",
-               "records_scanned": report["sources"]["mimic"]["records"]}
+               "records_scanned": report["sources"]["mimic"]["records"],
+               "plan_all_present_s": float(present_s), "plan_all_present_peak_mib": present_rss / 2**20,
+               "plan_all_present_items": int(present_items), "plan_all_present_units": int(present_units)}
     for key, value in results.items():
         print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
     print("RESULT bench_mimic_plan " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"

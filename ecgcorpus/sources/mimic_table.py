@@ -397,7 +397,6 @@ class MimicTable(RecordTable):
         if self._groups is not None:
             used, groups = np.unique(self._groups[rows], return_inverse=True)
             table._groups, table.reports = groups.astype(np.int32), [self.reports[g] for g in used]
-            table._mapped = {i: self._mapped[g] for i, g in enumerate(used.tolist()) if g in self._mapped}
             table.coverage = None if self.coverage is None else [self.coverage[g] for g in used]
         return table
 
