@@ -13,12 +13,3 @@ def in_background(work: Callable, *args) -> Future:
     future = pool.submit(work, *args)
     pool.shutdown(wait=False)
     return future
-
-
-def warm_pandas() -> None:
-    """pyarrow imports pandas on its first conversion to numpy (a fifth of a second): import it in a
-    thread while C++ parses a table, instead of on the way afterwards."""
-    import sys
-
-    if "pandas" not in sys.modules:
-        in_background(__import__, "pandas")

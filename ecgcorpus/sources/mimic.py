@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..types import ECG, RecordRef
-from ..threads import in_background, warm_pandas
+from ..threads import in_background
 from .base import Source, load_wfdb
 from .mimic_table import (MEASUREMENT_COLUMNS, Measurements, MimicTable, TableShapeError, read_measurements_fast,
                           read_measurements_rows, read_record_list_fast, read_record_list_rows)
@@ -52,7 +52,6 @@ class MimicIvEcg(Source):
         """The record list joined with the measurements; without a limit the measurements are read in
         a thread meanwhile, and joined when the table's groups are first needed."""
         list_path = self.path("record_list.csv")
-        warm_pandas()
         pending = None if self.limit else in_background(self._measurements, None)
         try:
             records = self._read(list_path, ("subject_id", "study_id", "path"),
