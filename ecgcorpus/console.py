@@ -51,27 +51,33 @@ def announce(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+class ProgressCounter:
+    """A running count on a terminal (``progress_counter``): ``tick()`` once per item, or
+    ``reached(n)`` for work counted at its end (a table read at once)."""
+
+    def __init__(self, bar, every: int):
+        self.bar, self.every, self.count = bar, every, 0
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.bar is not None and self.count % self.every == 0:
+            self.bar.update(self.count - self.bar.n)
+
+    def reached(self, n: int) -> None:
+        self.count = max(self.count, n)           # the bar shows it when the counter closes
+
+
 @contextmanager
 def progress_counter(desc: str, every: int = 1000):
-    """A running count on a terminal: yields ``tick()``, to call once per item (the bar itself
-    moves every ``every`` items); a no-op elsewhere."""
-    bar = progress_bar(None, desc)
-    if bar is None:
-        yield lambda: None
-        return
-    count = 0
-
-    def tick():
-        nonlocal count
-        count += 1
-        if count % every == 0:
-            bar.update(every)
-
+    """A running count on a terminal, a no-op elsewhere: yields a ``ProgressCounter``; the bar moves every
+    ``every`` ticks."""
+    counter = ProgressCounter(progress_bar(None, desc), every)
     try:
-        yield tick
+        yield counter
     finally:
-        bar.update(count % every)
-        bar.close()
+        if counter.bar is not None:
+            counter.bar.update(counter.count - counter.bar.n)
+            counter.bar.close()
 
 
 def progress_bar(total: int | None, desc: str, min_total: int = 1000):

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..console import progress_bar
+
 LISTING_THREADS = 16
 
 
@@ -59,7 +61,7 @@ def missing_files(root: str, relative, suffix: str = "") -> np.ndarray:
             pairs, which = _unique((folder * len(words) + name_id) * 2 + last)
             parent, word, is_file = pairs // 2 // len(words), pairs // 2 % len(words), pairs % 2 == 1
             parents = sorted(set(parent.tolist()))
-            listed = dict(zip(parents, pool.map(lambda p: _names(root, folders[p]), parents)))
+            listed = dict(zip(parents, _listings(pool, root, [folders[p] for p in parents], level)))
             exists = np.array([(words[w] + suffix if f else words[w]) in listed[p]
                                for p, w, f in zip(parent.tolist(), word.tolist(), is_file.tolist())], dtype=bool)
             present[alive[last]] = exists[which[last]]
@@ -82,6 +84,20 @@ def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     seen = np.zeros(top + 1, dtype=bool)
     seen[keys] = True
     return np.flatnonzero(seen), (np.cumsum(seen) - 1)[keys]
+
+
+def _listings(pool, root: str, folders: list[str], level: int) -> list[set[str]]:
+    """Each folder's names, listed by the pool; a bar on a terminal when there are many."""
+    bar = progress_bar(len(folders), f"listing folders (level {level})", min_total=10_000)
+    out = []
+    for names in pool.map(lambda folder: _names(root, folder), folders, chunksize=256):
+        out.append(names)
+        if bar is not None and len(out) % 1000 == 0:
+            bar.update(1000)
+    if bar is not None:
+        bar.update(len(out) % 1000)
+        bar.close()
+    return out
 
 
 def _names(root: str, folder: str) -> set[str]:

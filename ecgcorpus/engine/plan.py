@@ -119,8 +119,9 @@ def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], Quaranti
     for spec in manifest.sources:
         src = open_source(spec.name, spec.root, **spec.options)
         src.limit = spec.limit                 # a source that can stops reading there (MIMIC's tables)
-        with progress_counter(f"scanning {spec.key}") as tick:
-            table = src.scan_table(tick)
+        with progress_counter(f"scanning {spec.key}") as counter:
+            table = src.scan_table(counter.tick)
+            counter.reached(len(table))
         table = drop_missing_files(table, src.root, spec.key, quarantine)
         if type(src).label_coverage is Source.label_coverage:
             coverage = [None] * len(table.group_rows())        # no label is exhaustive in this source

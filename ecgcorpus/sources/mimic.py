@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 import numpy as np
 
 from ..errors import SourceError
 from ..types import ECG, RecordRef
-from ..threads import in_background
 from .base import Source, load_wfdb
 from .mimic_table import (MEASUREMENT_COLUMNS, Measurements, MimicTable, TableShapeError, read_measurements_fast,
                           read_measurements_rows, read_record_list_fast, read_record_list_rows)
@@ -52,7 +52,7 @@ class MimicIvEcg(Source):
         """The record list joined with the measurements; without a limit the measurements are read in
         a thread meanwhile, and joined when the table's groups are first needed."""
         list_path = self.path("record_list.csv")
-        pending = None if self.limit else in_background(self._measurements, None)
+        pending = None if self.limit else _in_background(self._measurements, None)
         try:
             records = self._read(list_path, ("subject_id", "study_id", "path"),
                                  lambda header: read_record_list_fast(list_path, header, self.limit),
@@ -104,3 +104,12 @@ def _require(path: str, fieldnames, columns) -> None:
     missing = [c for c in columns if c not in (fieldnames or [])]
     if missing:
         raise SourceError(path, f"missing column(s) {', '.join(missing)}")
+
+
+def _in_background(work, *args) -> Future:
+    """``work(*args)`` in a thread of its own (pyarrow parses with the GIL released, so the two
+    tables are read together); its result or exception comes from ``.result()``."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(work, *args)
+    pool.shutdown(wait=False)
+    return future
