@@ -126,5 +126,10 @@ class Builder:
         """A stage between plan and run, in the main process, for work that needs a service
         (LLM requests into the cache). Default: nothing."""
 
+    def prefetches(self) -> bool:
+        """Whether ``prefetch`` has work here: the engine then lists the items for it (800k report
+        items of MIMIC-IV-ECG are not built as refs for a prefetch that would do nothing)."""
+        return type(self).prefetch is not Builder.prefetch
+
     def run(self, item: WorkItem, ctx: BuildContext) -> list[Sample]:
         raise NotImplementedError

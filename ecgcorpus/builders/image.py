@@ -137,6 +137,9 @@ class ImageBuilder(Builder):
     def prefetch(self, items: list[WorkItem]) -> None:
         self.base.prefetch(items)
 
+    def prefetches(self) -> bool:
+        return self.base.prefetches()
+
     def estimated_row_bytes(self, signal_bytes: int) -> int:
         """One encoded page (the signal is not stored): pixels x mean bytes per pixel measured on
         the ecginstruct fixture build at 200 dpi (PNG: 0.18 standard, 1.17–1.32 augmented)."""

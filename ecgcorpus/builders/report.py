@@ -65,6 +65,9 @@ class ReportBuilder(Builder):
             self._session = LlmSession(self.endpoint)
         return self._session
 
+    def prefetches(self) -> bool:
+        return bool(self.params.translate)
+
     def prefetch(self, items: list[WorkItem]) -> None:
         """The translations the items need, into the cache (the stage between plan and run)."""
         jobs = [self.translation_job(item.refs[0]) for item in items if self.needs_translation(item.refs[0])]

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..builders import Builder
 from ..corpus import LICENSE_NAME, LOCK_NAME, QUARANTINE_NAME
 from ..errors import EcgCorpusError
 from ..files import atomic_open
@@ -152,7 +151,7 @@ def prefetch(plan: Plan, todo) -> None:
     """The stage between plan and run: builders that need a service fetch for the units still to build."""
     pending = {unit.unit_id for unit in todo}
     for builder in plan.builders:
-        if type(builder).prefetch is Builder.prefetch:
+        if not builder.prefetches():
             continue                          # nothing to fetch: the items are not built at all
         items = [item for unit in plan.units if unit.config == builder.config and unit.unit_id in pending
                  for item in unit.items]
