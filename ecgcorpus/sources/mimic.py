@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
@@ -52,6 +53,10 @@ class MimicIvEcg(Source):
         """The record list joined with the measurements; without a limit the measurements are read in
         a thread meanwhile, and joined when the table's groups are first needed."""
         list_path = self.path("record_list.csv")
+        if "pandas" not in sys.modules:
+            # pyarrow imports pandas on its first conversion to numpy (a fifth of a second of
+            # Python): in a thread, it overlaps the parsing instead of following it
+            _in_background(__import__, "pandas")
         pending = None if self.limit else _in_background(self._measurements, None)
         try:
             records = self._read(list_path, ("subject_id", "study_id", "path"),
