@@ -126,6 +126,24 @@ def test_distractors_skip_broader_narrower_and_synonymous_labels():
     assert names == {"atrial fibrillation"}
 
 
+def test_a_sinus_rhythm_variant_never_has_sinus_rhythm_offered_as_absent():
+    """Sinus bradycardia, tachycardia and arrhythmia are sinus rhythms: "is sinus rhythm among the
+    findings? No" would teach a falsehood. The converse stays a fair negative."""
+    from ecgcorpus.sources.ptbxl import PtbXl
+
+    sr = ref_with(("SR", "426783006", "sinus rhythm"))
+    variants = [ref_with(("SBRAD", "426177001", "sinus bradycardia")), ref_with(("STACH", "427084000", "sinus tachycardia")),
+                ref_with(("SARRH", "427393009", "sinus arrhythmia"))]
+    afib = ref_with(("AFIB", "164889003", "atrial fibrillation"))
+    vocab = vocabulary([sr, afib, *variants])
+    source = PtbXl.__new__(PtbXl)
+    for ref in variants:
+        absent = {e.name for e in distractors(vocab, replace(ref, coverage=source.label_coverage(ref)))}
+        assert "sinus rhythm" not in absent and "atrial fibrillation" in absent
+    absent = {e.name for e in distractors(vocab, replace(sr, coverage=source.label_coverage(sr)))}
+    assert {"sinus bradycardia", "sinus tachycardia", "atrial fibrillation"} <= absent
+
+
 def test_only_concepts_the_source_annotated_exhaustively_are_distractors():
     """A PTB-XL record without a rhythm statement was not annotated for rhythm: "sinus rhythm" and
     "atrial fibrillation" may not be said to be absent. CPSC's "Normal" (harmonized as sinus rhythm)

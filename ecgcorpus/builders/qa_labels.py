@@ -37,6 +37,14 @@ _RELATED = (
     {"complete right bundle branch block", "right bundle branch block"},
 )
 
+# One-way: a record with a finding on the right is also in the rhythm on the left, so that rhythm is
+# never offered as absent (sinus bradycardia is a sinus rhythm), while the converse need not hold
+# (a sinus rhythm at 70 bpm is rightly not a sinus bradycardia).
+_IMPLIED_BY = {
+    "sinus rhythm": {"sinus bradycardia", "marked sinus bradycardia", "sinus tachycardia", "sinus arrhythmia",
+                     "normal sinus rhythm"},
+}
+
 
 @dataclass(frozen=True)
 class VocabEntry:
@@ -105,7 +113,8 @@ def distractors(vocab: tuple[VocabEntry, ...], ref: RecordRef) -> list[VocabEntr
     keys = {e.key for e in own}
     names = [_norm(e.name) for e in own]
     return [e for e in vocab if e.key in ref.coverage and e.key not in keys
-            and not any(_related(_norm(e.name), n) for n in names)]
+            and not any(_related(_norm(e.name), n) for n in names)
+            and not _IMPLIED_BY.get(_norm(e.name), set()).intersection(names)]
 
 
 def _norm(name: str) -> str:
