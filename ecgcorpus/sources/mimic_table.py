@@ -105,12 +105,13 @@ class Measurements:
     missing: dict[str, np.ndarray] = field(default_factory=dict)
     carts: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
-    def take(self, rows: np.ndarray) -> "Measurements":
-        """These rows."""
+    def take(self, rows: np.ndarray, reports: bool = True) -> "Measurements":
+        """These rows; ``reports=False``: without the report columns (a table already grouped
+        holds its reports' texts)."""
         import pyarrow as pa
 
         index = pa.array(np.asarray(rows, dtype=np.int64))
-        return Measurements(self.study[rows], [c.take(index) for c in self.report_columns],
+        return Measurements(self.study[rows], [c.take(index) for c in self.report_columns] if reports else [],
                             {n: v[rows] for n, v in self.values.items()},
                             {n: m[rows] for n, m in self.missing.items()},
                             {n: (codes[rows], names) for n, (codes, names) in self.carts.items()})
@@ -171,7 +172,7 @@ def read_measurements_fast(path: str, header: list[str], only: np.ndarray | None
     for name in measured:
         column = table.column(name)
         values = _column(column, None, 0)
-        out.values[name] = values
+        out.values[name] = _narrow(values)
         out.missing[name] = column.is_null().to_numpy(zero_copy_only=False) | np.isin(values, sentinels)
     for name in settings:
         column = table.column(name).unify_dictionaries() if table.column(name).num_chunks else table.column(name)
@@ -209,7 +210,7 @@ def read_measurements_rows(table, header: list[str], only: np.ndarray | None = N
     out = Measurements(np.array(study, dtype=np.int64), columns)
     for name, column_values in values.items():
         out.missing[name] = np.array([v is None for v in column_values], dtype=bool)
-        out.values[name] = np.array([v or 0 for v in column_values], dtype=np.int64)
+        out.values[name] = _narrow(np.array([v or 0 for v in column_values], dtype=np.int64))
     for name, texts in carts.items():
         names = sorted(set(texts))
         code = {text: i for i, text in enumerate(names)}
@@ -240,6 +241,13 @@ def _read_arrow(path: str, convert, limit: int | None, keep=None):
             return pa.Table.from_batches(batches, schema=reader.schema)
     except (pa.ArrowInvalid, KeyError, UnicodeDecodeError) as exc:
         raise TableShapeError(str(exc)) from None
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """int32 where every value fits (intervals and axes do: half the memory a unit carries)."""
+    info = np.iinfo(np.int32)
+    return values.astype(np.int32) if not len(values) or info.min <= values.min() and values.max() <= info.max \
+        else values
 
 
 def _column(table_or_column, name: str | None, fill) -> np.ndarray:
@@ -389,7 +397,7 @@ class MimicTable(RecordTable):
         measurements = None
         if self.measurements is not None:            # only the rows these studies use
             kept = at >= 0
-            measurements = self.measurements.take(at[kept])
+            measurements = self.measurements.take(at[kept], reports=self._groups is None)
             at = np.where(kept, np.cumsum(kept) - 1, -1)
         table = MimicTable(self.prefix, records, measurements, at)
         table.source_key = self.source_key
