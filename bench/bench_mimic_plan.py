@@ -13,7 +13,9 @@ Each child's peak RSS is its own, from ``os.wait4``. The pair runs ``--repeat`` 
 then dry run, alternating: a noisy machine slows both alike); printed are the medians of the times,
 of the pairs' ratios and of the peaks, and the records the dry run counted. Then, once, the plan as
 on a complete release (``PLAN_PRESENT``: every file taken as present, the file system left out):
-its time, peak, work items and units.
+its time, peak, work items, units and the size of the unit store a cluster run writes. With
+``--build``, a build (2 workers) of the dry run's manifest, once: time, peak RSS (the main process:
+``wait4`` reports the largest of the process and the workers it waited for) and quarantine.jsonl.
 
     python bench/bench_mimic_plan.py [--records 800035] [--limit N] [--repeat 5] [--keep DIR]
 
@@ -105,16 +107,21 @@ def child(argv: list[str]) -> tuple[float, int, str]:
 # replaced by "all present", and dedupe is off (it reads every signal). What remains is the work
 # of planning 800k rows: reading, splitting, asking the builders, cutting units.
 PLAN_PRESENT = """
-import resource, sys, time
+import os, sys, tempfile, time
 import numpy as np
 import ecgcorpus.engine.plan as plan
+from ecgcorpus.engine.datatrove_executor import UnitStore
 from ecgcorpus.manifest import load_manifest
 plan.missing_files = lambda root, files, suffix="": np.zeros(len(files), bool)
 plan.fingerprint_inputs = lambda root, paths, **kw: {"records": len(paths)}
 manifest = load_manifest(sys.argv[1]).model_copy(update={"dedupe": "keep"})
 t0 = time.perf_counter()
 made = plan.make_plan(manifest)
-print(time.perf_counter() - t0, sum(u.n_items for u in made.units), len(made.units))
+elapsed = time.perf_counter() - t0
+with tempfile.TemporaryDirectory() as tmp:         # what a cluster run stores for its tasks
+    UnitStore.write(os.path.join(tmp, "units.pkl"), made.units, manifest, tmp)
+    store = os.path.getsize(os.path.join(tmp, "units.pkl"))
+print(elapsed, sum(u.n_items for u in made.units), len(made.units), store)
 """
 
 READ_CSV = """
@@ -131,6 +138,7 @@ def main() -> None:
     ap.add_argument("--keep", help="write the metadata here and keep it")
     ap.add_argument("--limit", type=int, help="the source's limit in the dry run's manifest")
     ap.add_argument("--repeat", type=int, default=5, help="pairs of runs; medians are printed")
+    ap.add_argument("--build", action="store_true", help="then build, once: time, peak, quarantine lines")
     args = ap.parse_args()
     from ecgcorpus.fixtures import write_fixtures
 
@@ -155,14 +163,22 @@ def main() -> None:
         runs.append((ref_s, ref_rss / 2**20, plan_s, plan_rss / 2**20, plan_s / ref_s))
     report = json.loads(out)
     _, present_rss, present_out = child([sys.executable, "-c", PLAN_PRESENT, manifest])
-    present_s, present_items, present_units = present_out.split()
+    present_s, present_items, present_units, present_store = present_out.split()
     ref_s, ref_mib, plan_s, plan_mib, ratio = (float(np.median(column)) for column in zip(*runs))
     results = {"records": args.records, "limit": args.limit or 0, "repeat": args.repeat, "read_csv_s": ref_s,
                "read_csv_peak_mib": ref_mib, "dry_run_s": plan_s, "dry_run_peak_mib": plan_mib,
                "ratio_dry_run_vs_read_csv": ratio, "ratio_range": f"{min(r[4] for r in runs):.2f}-{max(r[4] for r in runs):.2f}",
                "records_scanned": report["sources"]["mimic"]["records"],
                "plan_all_present_s": float(present_s), "plan_all_present_peak_mib": present_rss / 2**20,
-               "plan_all_present_items": int(present_items), "plan_all_present_units": int(present_units)}
+               "plan_all_present_items": int(present_items), "plan_all_present_units": int(present_units),
+               "unit_store_mib": int(present_store) / 2**20}
+    if args.build:
+        shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)          # a fresh build, not a resume
+        build_s, build_rss, _ = child([sys.executable, "-m", "ecgcorpus.cli", "-q", "build", manifest, "--workers", "2"])
+        with open(os.path.join(work, "out", "quarantine.jsonl"), "rb") as f:
+            lines = sum(1 for _ in f)
+        results.update(build_s=build_s, build_peak_mib=build_rss / 2**20, quarantine_lines=lines,
+                       quarantine_mib=os.path.getsize(os.path.join(work, "out", "quarantine.jsonl")) / 2**20)
     for key, value in results.items():
         print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
     print("RESULT bench_mimic_plan " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
