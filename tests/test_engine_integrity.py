@@ -82,7 +82,7 @@ def test_official_policy_keeps_cpsc_validation_records_out_of_train(data_dir, tm
 
 
 def test_refs_carry_their_key_split_and_report_lines(fixture_tree, tmp_path):
-    from ecgcorpus.engine.plan import scan_sources
+    from ecgcorpus.engine.scan import scan_sources
 
     manifest = demo_manifest(tmp_path, fixture_tree, tmp_path / "out", 40)
     scanned, _, _ = scan_sources(manifest)

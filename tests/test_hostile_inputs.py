@@ -124,7 +124,7 @@ def test_a_latin1_table_without_declared_encoding_quarantines_its_rows(data_dir,
 def test_a_declared_fallback_reads_every_row_and_is_recorded(data_dir, tmp_path):
     import yaml
 
-    from ecgcorpus.engine.plan import scan_sources
+    from ecgcorpus.engine.scan import scan_sources
     from ecgcorpus.manifest import load_manifest
 
     root = ptbxl_latin1(data_dir, tmp_path)
@@ -385,7 +385,7 @@ def test_sources_verify_checks_the_release_lists(data_dir, tmp_path):
 
 
 def test_a_mimic_row_without_its_file_names_the_missing_file(fixture_tree, tmp_path):
-    from ecgcorpus.engine.plan import scan_sources
+    from ecgcorpus.engine.scan import scan_sources
     from ecgcorpus.manifest import load_manifest
 
     root = tmp_path / "mimic"

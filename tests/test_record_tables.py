@@ -33,16 +33,17 @@ def manifest_for(tmp_path, root, **output):
 @pytest.mark.parametrize("tree", ["fixture", "genuine"])
 def test_the_arrow_and_the_row_readers_make_the_same_refs(fixture_tree, data_dir, tree):
     """The row reader (fallback encodings, malformed rows) and pyarrow's must agree field by field."""
-    from ecgcorpus.sources import mimic_table as mt
+    from ecgcorpus.sources import mimic_csv as mc
+    from ecgcorpus.sources.mimic_table import MimicTable
     from ecgcorpus.sources.mimic import _header_of
 
     root = fixture_tree / "mimic-iv-ecg" if tree == "fixture" else data_dir / "mimic-iv-ecg"
     src = open_source("mimic", root)
     fast = [ref.to_dict() for ref in src.scan_table().refs()]
     listing, measured = str(root / "record_list.csv"), str(root / "machine_measurements.csv")
-    records = mt.read_record_list_rows(src.table(listing), listing, None, src.report)
-    by_row = mt.read_measurements_rows(src.table(measured), _header_of(measured))
-    slow = [ref.to_dict() for ref in mt.MimicTable.join(src._prefix, records, by_row).refs()]
+    records = mc.read_record_list_rows(src.table(listing), listing, None, src.report)
+    by_row = mc.read_measurements_rows(src.table(measured), _header_of(measured))
+    slow = [ref.to_dict() for ref in MimicTable.join(src._prefix, records, by_row).refs()]
     assert fast == slow and fast
     assert any(ref["extra"].get("measurements") for ref in fast) and any(ref["report"] for ref in fast)
 

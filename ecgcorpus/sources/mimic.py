@@ -14,8 +14,9 @@ import numpy as np
 from ..errors import SourceError
 from ..types import ECG, RecordRef
 from .base import Source, load_wfdb
-from .mimic_table import (MEASUREMENT_COLUMNS, Measurements, MimicTable, TableShapeError, read_measurements_fast,
-                          read_measurements_rows, read_record_list_fast, read_record_list_rows)
+from .mimic_csv import (MEASUREMENT_COLUMNS, Measurements, TableShapeError, read_measurements_fast,
+                        read_measurements_rows, read_record_list_fast, read_record_list_rows)
+from .mimic_table import MimicTable
 
 __all__ = ["MimicIvEcg", "MEASUREMENT_COLUMNS"]
 
