@@ -110,10 +110,11 @@ PLAN_PRESENT = """
 import os, sys, tempfile, time
 import numpy as np
 import ecgcorpus.engine.plan as plan
+import ecgcorpus.engine.scan as scan
 from ecgcorpus.engine.datatrove_executor import UnitStore
 from ecgcorpus.manifest import load_manifest
-plan.missing_files = lambda root, files, suffix="": np.zeros(len(files), bool)
-plan.fingerprint_inputs = lambda root, paths, **kw: {"records": len(paths)}
+scan.missing_files = lambda root, files, suffix="": np.zeros(len(files), bool)
+scan.fingerprint_inputs = lambda root, paths, **kw: {"records": len(paths)}
 manifest = load_manifest(sys.argv[1]).model_copy(update={"dedupe": "keep"})
 t0 = time.perf_counter()
 made = plan.make_plan(manifest)

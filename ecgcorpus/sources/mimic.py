@@ -51,23 +51,23 @@ class MimicIvEcg(Source):
         yield from (table.ref(row) for row in range(len(table)))
 
     def _table(self) -> MimicTable:
-        """The record list joined with the measurements; without a limit the measurements are read in
-        a thread meanwhile, and joined when the table's groups are first needed."""
+        """The record list joined with the measurements. The list is read first, with every core;
+        then, without a limit, the measurements are read in a thread while the caller goes on with
+        the list (the engine checks its files), and joined when the table's groups are first needed."""
         list_path = self.path("record_list.csv")
         if "pandas" not in sys.modules:
             # pyarrow imports pandas on its first conversion to numpy (a fifth of a second of
             # Python): in a thread, it overlaps the parsing instead of following it
             _in_background(__import__, "pandas")
-        pending = None if self.limit else _in_background(self._measurements, None)
         try:
             records = self._read(list_path, ("subject_id", "study_id", "path"),
                                  lambda header: read_record_list_fast(list_path, header, self.limit),
                                  lambda table, header: read_record_list_rows(table, list_path, self.limit, self.report))
         except FileNotFoundError:
             raise SourceError(list_path, "MIMIC-IV-ECG record list not found (is ROOT the release folder?)") from None
-        if self.limit:        # only the listed studies' measurements: the list first
+        if self.limit:        # only the listed studies' measurements
             return MimicTable.join(self._prefix, records, self._measurements(records.study))
-        return MimicTable.join(self._prefix, records, pending)
+        return MimicTable.join(self._prefix, records, _in_background(self._measurements, None))
 
     def _measurements(self, only: np.ndarray | None) -> Measurements | None:
         """machine_measurements by row (joined by study_id: the two tables are not in the same
