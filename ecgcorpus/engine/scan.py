@@ -20,6 +20,7 @@ from .dedupe import Fingerprints, fingerprint_table, raise_on_duplicates
 from .file_check import missing_files
 from .quarantine import Quarantine
 from .splits import assign_splits
+from .worker import steady_arrow_pool
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ScannedSource:
 
 def scan_sources(manifest: Manifest) -> tuple[dict[str, ScannedSource], Quarantine, dict[str, dict]]:
     """Every source's records, each given its manifest key and its split, once."""
+    steady_arrow_pool()
     scanned, quarantine, inputs = {}, Quarantine(), {}
     seen = Fingerprints()
     for spec in manifest.sources:
