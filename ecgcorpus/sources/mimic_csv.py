@@ -157,10 +157,8 @@ def read_measurements_fast(path: str, header: list[str], only: np.ndarray | None
              **{c: pa.dictionary(pa.int32(), pa.string()) for c in settings}}
     convert = pacsv.ConvertOptions(include_columns=list(types), column_types=types, strings_can_be_null=True)
     wanted = None if only is None else pa.array(np.unique(only))
-    # one thread: the measurements are read beside other work (see MimicIvEcg._table); pyarrow's
-    # own threads there made the kernel's page-fault time jump by seconds from run to run
     table = _read_arrow(path, convert, None, keep=None if wanted is None else (
-        lambda batch: batch.filter(pc.is_in(batch.column("study_id"), value_set=wanted))), threads=False)
+        lambda batch: batch.filter(pc.is_in(batch.column("study_id"), value_set=wanted))))
     filled = [table.column(c).combine_chunks() for c in reports if table.column(c).null_count < len(table)]
     out = Measurements(_column(table, "study_id", 0), filled)          # (report_17 is rarely filled)
     sentinels = np.array(NOT_MEASURABLE)
@@ -214,17 +212,15 @@ def read_measurements_rows(table, header: list[str], only: np.ndarray | None = N
     return out
 
 
-def _read_arrow(path: str, convert, limit: int | None, keep=None, threads: bool = True):
-    """The table as pyarrow reads it: at once (in pyarrow's threads, or ``threads=False`` in the
-    caller's), or block by block up to ``limit`` rows (or the blocks' rows that ``keep`` keeps).
-    A table pyarrow cannot parse is a TableShapeError."""
+def _read_arrow(path: str, convert, limit: int | None, keep=None):
+    """The table as pyarrow reads it: at once, or block by block up to ``limit`` rows (or the
+    blocks' rows that ``keep`` keeps). A table pyarrow cannot parse is a TableShapeError."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
     try:
         if not limit and keep is None:
-            return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=threads, block_size=1 << 24),
-                                  convert_options=convert)
+            return pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert)
         batches, rows = [], 0
         # one thread: the threaded reader reads ahead, and a limit should stop reading early
         with pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
