@@ -5,8 +5,8 @@
 Builds samples (features builder by default: neurokit2, CPU-bound) from the MIMIC-IV-ECG fixture
 with `--executor datatrove` (one task per shard), with 1 worker and with 2, alternating, `repeats`
 times in this run; the speed-up is the ratio of the median times, and both outputs must be
-identical. These shared machines are noisy (a second vCPU is sometimes slower for seconds), so
-the same run also measures the machine's own ceiling: a pure-Python CPU loop in 1 and 2 processes.
+identical. Machines that share their cores are noisy (a second vCPU is sometimes slower for seconds), so
+the same run also measures the ceiling of the machine it runs on: a pure-Python CPU loop in 1 and 2 processes.
 The projection multiplies the measured records/s per core by core counts: a projection, not a
 measurement (I/O of a real cluster file system is not modelled).
 """
