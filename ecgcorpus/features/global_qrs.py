@@ -36,9 +36,11 @@ MIN_SIMILARITY = 0.9            # a dominant beat's complex correlates with the 
 MIN_DOMINANT = 3
 
 
-def global_qrs_ms(ecg: ECG, r: np.ndarray, clean_reference: np.ndarray, fs: float) -> tuple[int | None, str]:
+def global_qrs_ms(ecg: ECG, r: np.ndarray, clean_reference: np.ndarray, fs: float,
+                  cleaned: dict[str, np.ndarray] | None = None) -> tuple[int | None, str]:
     """(QRS duration in ms or None, what was used or why not). ``r``: R peaks as sample indexes of
-    ``ecg``; ``clean_reference``: the cleaned lead they were found on, same indexing."""
+    ``ecg``; ``clean_reference``: the cleaned lead they were found on, same indexing. ``cleaned``:
+    leads of ``ecg`` already cleaned (``ecg_clean`` of the whole lead), filled with those cleaned here."""
     import neurokit2 as nk
 
     pre, post = int(round(WINDOW_S[0] * fs)), int(round(WINDOW_S[1] * fs))
@@ -54,7 +56,11 @@ def global_qrs_ms(ecg: ECG, r: np.ndarray, clean_reference: np.ndarray, fs: floa
         beats = np.stack([x[p - pre:p + post] for p in r])
         if not np.isfinite(beats).all():
             continue                       # a lead with gaps around the beats is left out, not patched
-        clean = np.asarray(nk.ecg_clean(x if np.isfinite(x).all() else np.nan_to_num(x), sampling_rate=fs))
+        clean = None if cleaned is None else cleaned.get(name)
+        if clean is None:
+            clean = np.asarray(nk.ecg_clean(x if np.isfinite(x).all() else np.nan_to_num(x), sampling_rate=fs))
+            if cleaned is not None and np.isfinite(x).all():
+                cleaned[name] = clean
         medians.append(np.median(np.stack([clean[p - pre:p + post] for p in r]), axis=0))
     if not medians:
         return None, "global QRS: no lead without gaps around the beats"

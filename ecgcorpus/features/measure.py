@@ -120,13 +120,17 @@ def _measure(ecg: ECG, lead: str, definitions: Definitions, multilead: bool) -> 
         _, waves = nk.ecg_delineate(upright, r, sampling_rate=fs, method=method)
     except Exception as exc:
         waves, out = None, replace(out, reasons=(f"delineation failed: {exc}",))
+    # leads cleaned once: lead II here, the others by the global QRS, reused by the axis where the
+    # measured run is the whole record (ecg_clean filters the whole span: another span, other values)
+    cleaned = {lead: clean}
+    whole = offset == 0 and x.size == ecg.n_samples
     if definitions == "ecgchat":
         out = _ecgchat(out, r, rr, waves)
     else:
         out = _standard(out, clean, r, rr, waves)
         if multilead:
-            out = _with_global_qrs(out, ecg.crop(offset, offset + x.size), r, upright)
-    out = replace(out, axis_deg=_axis(ecg, r + offset, fs))
+            out = _with_global_qrs(out, ecg if whole else ecg.crop(offset, offset + x.size), r, upright, cleaned)
+    out = replace(out, axis_deg=_axis(ecg, r + offset, fs, cleaned if whole else {}))
     complete = all(v is not None for v in (out.rr_ms, out.pr_ms, out.qrs_ms, out.qt_ms))
     return replace(out, quality="ok" if complete else "partial")
 
@@ -244,10 +248,11 @@ def _standard(out: Measurements, clean: np.ndarray, r: np.ndarray, rr: np.ndarra
     return replace(out, reasons=tuple(reasons), **fields)
 
 
-def _with_global_qrs(out: Measurements, ecg: ECG, r: np.ndarray, upright: np.ndarray) -> Measurements:
+def _with_global_qrs(out: Measurements, ecg: ECG, r: np.ndarray, upright: np.ndarray,
+                     cleaned: dict[str, np.ndarray]) -> Measurements:
     """QRS from the earliest onset to the latest offset over the leads (global_qrs.py), where it
     can be measured; otherwise the one lead's value stays and the reason is kept."""
-    value, how = global_qrs_ms(ecg, r, upright, out.fs)
+    value, how = global_qrs_ms(ecg, r, upright, out.fs, cleaned)
     lo, hi = PLAUSIBLE_MS["qrs"]
     if value is None or not lo <= value <= hi:
         reason = how if value is None else f"global QRS {value} ms outside {lo}–{hi} ms"
@@ -289,7 +294,7 @@ def _ecgchat(out: Measurements, r: np.ndarray, rr: np.ndarray, waves) -> Measure
 
 # --- axis ----------------------------------------------------------------------------------------
 
-def _axis(ecg: ECG, r: np.ndarray, fs: float) -> int | None:
+def _axis(ecg: ECG, r: np.ndarray, fs: float, cleaned: dict[str, np.ndarray]) -> int | None:
     """Frontal QRS axis: atan2 of the net QRS deflections (max + min within ±60 ms of R) in aVF and I."""
     if not {"I", "aVF"} <= set(ecg.leads) or r.size < MIN_BEATS:
         return None
@@ -301,7 +306,7 @@ def _axis(ecg: ECG, r: np.ndarray, fs: float) -> int | None:
         x = ecg.lead(name)
         if not np.isfinite(x).all():
             return None
-        x = np.asarray(nk.ecg_clean(x, sampling_rate=fs))  # removes the baseline the sum would double
+        x = cleaned[name] if name in cleaned else np.asarray(nk.ecg_clean(x, sampling_rate=fs))  # (baseline removed)
         beats = [x[max(0, p - half):p + half + 1] for p in r]
         deflections = [float(np.max(b) + np.min(b)) for b in beats if b.size]
         if len(deflections) < MIN_BEATS:
