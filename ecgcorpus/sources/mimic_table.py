@@ -4,7 +4,6 @@ group; a report is mapped to labels once, when a record of its group first needs
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import Future
 
 import numpy as np
@@ -123,7 +122,7 @@ class MimicTable(RecordTable):
             record_id=f"mimic:{study}", source="mimic", native_id=study,
             path=self.prefix + relative, record_path=relative,
             fs=500.0, n_samples=5000, leads=CANONICAL_LEADS,
-            patient_id=sys.intern(str(self.records.subject[row])),
+            patient_id=str(self.records.subject[row]),
             report=report, report_lines=lines, labels=labels, report_lang="en" if lines else None,
             acquired=self.records.times[row].as_py(), extra=extra,
             source_key=self.source_key, split=None if self.splits is None else SPLITS[self.splits[row]],
