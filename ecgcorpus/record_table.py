@@ -25,7 +25,7 @@ SPLITS = ("train", "validation", "test")
 
 class RecordTable:
     """Base of the tables. Subclasses implement ``__len__``, ``groups``, ``ref``, ``take``,
-    ``patients``, ``record_paths`` and ``set_planned``."""
+    ``patients``, ``split_codes`` and ``set_planned``."""
 
     source: str                   # the source's name (its records' ids start with it)
     source_key: str | None = None
@@ -49,9 +49,6 @@ class RecordTable:
         """(each row's index into the keys, the distinct patient keys: ``splits.patient_key``)."""
         raise NotImplementedError
 
-    def record_paths(self) -> list[str]:
-        """Each row's release path relative to the source's records root, without extension."""
-        raise NotImplementedError
 
     def set_planned(self, source_key: str, splits: np.ndarray, coverage: list, records_root: str) -> None:
         """``splits``: per row, an index into SPLITS; ``coverage``: per group (``Source.label_coverage``)."""
@@ -129,8 +126,6 @@ class RefTable(RecordTable):
 
         return np.arange(len(self._refs)), [patient_key(ref) for ref in self._refs]
 
-    def record_paths(self) -> list[str]:
-        return [ref.record_path for ref in self._refs]
 
     def split_codes(self) -> np.ndarray:
         return np.array([SPLITS.index(ref.split) for ref in self._refs], dtype=np.int8)

@@ -157,8 +157,6 @@ class MimicTable(RecordTable):
         subjects, index = np.unique(self.records.subject, return_inverse=True)
         return index, [f"mimic|{s}" for s in subjects.tolist()]
 
-    def record_paths(self) -> list[str]:
-        return self.records.paths.to_pylist()
 
     def record_ids(self, rows=None) -> list[str]:
         study = self.records.study if rows is None else self.records.study[np.asarray(rows, dtype=np.int64)]
