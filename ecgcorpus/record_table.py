@@ -49,7 +49,6 @@ class RecordTable:
         """(each row's index into the keys, the distinct patient keys: ``splits.patient_key``)."""
         raise NotImplementedError
 
-
     def set_planned(self, source_key: str, splits: np.ndarray, coverage: list, records_root: str) -> None:
         """``splits``: per row, an index into SPLITS; ``coverage``: per group (``Source.label_coverage``)."""
         raise NotImplementedError
@@ -125,7 +124,6 @@ class RefTable(RecordTable):
         from .engine.splits import patient_key
 
         return np.arange(len(self._refs)), [patient_key(ref) for ref in self._refs]
-
 
     def split_codes(self) -> np.ndarray:
         return np.array([SPLITS.index(ref.split) for ref in self._refs], dtype=np.int8)

@@ -157,7 +157,6 @@ class MimicTable(RecordTable):
         subjects, index = np.unique(self.records.subject, return_inverse=True)
         return index, [f"mimic|{s}" for s in subjects.tolist()]
 
-
     def record_ids(self, rows=None) -> list[str]:
         study = self.records.study if rows is None else self.records.study[np.asarray(rows, dtype=np.int64)]
         return [f"mimic:{s}" for s in study.tolist()]
