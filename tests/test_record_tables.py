@@ -187,3 +187,23 @@ def test_a_stored_plan_keeps_a_blocks_ids_and_files_not_its_table(fixture_tree, 
     stored = pickle.loads(pickle.dumps(block))
     assert stored.table is None and list(stored.entries()) == before and len(before) == 4
     assert list(stored.entries(limit=2)) == list(block.entries(limit=2)) and len(list(stored.entries(limit=2))) == 2
+
+
+def test_the_scanning_process_uses_a_steady_arrow_pool_unless_the_user_chose_one(monkeypatch):
+    from ecgcorpus.engine.worker import steady_arrow_pool
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        pa.set_memory_pool(pa.system_memory_pool())
+        steady_arrow_pool()
+        assert pa.default_memory_pool().backend_name == "system"         # the user's choice stands
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        steady_arrow_pool()
+        try:
+            pa.jemalloc_memory_pool()
+        except NotImplementedError:
+            pytest.skip("this pyarrow has no jemalloc")
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+    finally:
+        pa.set_memory_pool(before)
