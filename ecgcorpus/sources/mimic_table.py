@@ -15,11 +15,24 @@ from ..types import RecordRef
 from .mimic_csv import LINE_SEPARATOR, Measurements, RecordList
 
 
+SHAPE = (CANONICAL_LEADS, 500.0, 5000)     # every study: 12 leads, 10 s at 500 Hz (leads, rate, samples)
+
+
 def _report(text: str | None) -> tuple[str | None, tuple[str, ...], tuple]:
     """(report text, statement lines, labels) of a report's joined columns (None: no measurements
     row), made once per distinct report and shared by the studies that have it."""
     lines = tuple(filter(None, map(str.strip, (text or "").split(LINE_SEPARATOR))))
     return ("\n".join(lines) or None), lines, map_report(lines)
+
+
+def _compact(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the groups some row has, each row's group renumbered among them: int32)."""
+    used = np.flatnonzero(np.bincount(groups, minlength=n_groups))
+    if len(used) == n_groups:
+        return used, groups.astype(np.int32)
+    renumber = np.zeros(n_groups, dtype=np.int32)
+    renumber[used] = np.arange(len(used))
+    return used, renumber[groups]
 
 
 class MimicTable(RecordTable):
@@ -71,22 +84,11 @@ class MimicTable(RecordTable):
             ids, texts = self.measurements.report_groups(self.at[has])
             groups[has] = ids + 1
         reports = [None, *texts]
-        used = np.flatnonzero(np.bincount(groups, minlength=len(reports)))
-        if len(used) < len(reports):
-            renumber = np.zeros(len(reports), dtype=np.int64)
-            renumber[used] = np.arange(len(used))
-            groups = renumber[groups]
-        self._groups, self.reports = groups.astype(np.int32), [reports[g] for g in used]
+        used, self._groups = _compact(groups, len(reports))
+        self.reports = [reports[g] for g in used]
 
     def __len__(self) -> int:
         return len(self.records.study)
-
-    def _join_pending(self) -> None:
-        if self._pending is not None:
-            joined = MimicTable.join(self.prefix, self.records, self._pending.result())
-            self._pending = None
-            self._groups, self.reports, self.measurements, self.at = (joined._groups, joined.reports,
-                                                                      joined.measurements, joined.at)
 
     @property
     def groups(self) -> np.ndarray:
@@ -121,7 +123,7 @@ class MimicTable(RecordTable):
         return RecordRef(
             record_id=f"mimic:{study}", source="mimic", native_id=study,
             path=self.prefix + relative, record_path=relative,
-            fs=500.0, n_samples=5000, leads=CANONICAL_LEADS,
+            leads=SHAPE[0], fs=SHAPE[1], n_samples=SHAPE[2],
             patient_id=str(self.records.subject[row]),
             report=report, report_lines=lines, labels=labels, report_lang="en" if lines else None,
             acquired=self.records.times[row].as_py(), extra=extra,
@@ -148,8 +150,8 @@ class MimicTable(RecordTable):
         table.source_key = self.source_key
         table.splits = None if self.splits is None else self.splits[rows]
         if self._groups is not None:
-            used, groups = np.unique(self._groups[rows], return_inverse=True)
-            table._groups, table.reports = groups.astype(np.int32), [self.reports[g] for g in used]
+            used, table._groups = _compact(self._groups[rows], len(self.reports))
+            table.reports = [self.reports[g] for g in used]
             table.coverage = None if self.coverage is None else [self.coverage[g] for g in used]
         return table
 
@@ -173,7 +175,7 @@ class MimicTable(RecordTable):
         return [self.prefix + path for path in paths.to_pylist()]
 
     def shapes(self, rows=None) -> set[tuple[tuple[str, ...], float, int]]:
-        return {(CANONICAL_LEADS, 500.0, 5000)} if len(self) else set()
+        return {SHAPE} if len(self) else set()
 
     def required_files(self):
         """Each row's header (the loader reads it first), and the reason when it is absent, as the
