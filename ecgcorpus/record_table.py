@@ -25,10 +25,11 @@ SPLITS = ("train", "validation", "test")
 
 class RecordTable:
     """Base of the tables. Subclasses implement ``__len__``, ``groups``, ``ref``, ``take``,
-    ``patients``, ``split_codes`` and ``set_planned``."""
+    ``patients`` and ``set_planned`` (which fills ``source_key`` and ``splits``)."""
 
     source: str                   # the source's name (its records' ids start with it)
     source_key: str | None = None
+    splits: np.ndarray | None = None      # each row's split, an index into SPLITS (int8), from set_planned
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -86,10 +87,6 @@ class RecordTable:
         or None: the source finds a missing file when it loads the record."""
         return None
 
-    def split_codes(self) -> np.ndarray:
-        """Each row's split, an index into SPLITS (after ``set_planned``)."""
-        raise NotImplementedError
-
     def digest_rows(self) -> str:
         """A digest of which records the table holds, in order (units are named by it)."""
         return hashlib.sha256("\n".join(self.record_ids()).encode()).hexdigest()
@@ -118,6 +115,7 @@ class RefTable(RecordTable):
     def take(self, rows) -> "RefTable":
         table = RefTable(self.source, self.refs(rows))
         table.source_key = self.source_key
+        table.splits = None if self.splits is None else self.splits[np.asarray(rows, dtype=np.int64)]
         return table
 
     def patients(self) -> tuple[np.ndarray, list[str]]:
@@ -125,13 +123,10 @@ class RefTable(RecordTable):
 
         return np.arange(len(self._refs)), [patient_key(ref) for ref in self._refs]
 
-    def split_codes(self) -> np.ndarray:
-        return np.array([SPLITS.index(ref.split) for ref in self._refs], dtype=np.int8)
-
     def set_planned(self, source_key: str, splits: np.ndarray, coverage: list, records_root: str) -> None:
         from .engine.portable import relative_to
 
-        self.source_key = source_key
+        self.source_key, self.splits = source_key, np.asarray(splits, dtype=np.int8)
         for ref, split, cover in zip(self._refs, splits, coverage):
             ref.planned(source_key=source_key, split=SPLITS[split], coverage=cover,
                         record_path=ref.record_path or relative_to(ref.path, records_root))

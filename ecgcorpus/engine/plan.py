@@ -122,7 +122,7 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
         for split in SPLITS:
             # Builders plan one split at a time: an item never mixes records of two splits.
             parts = [] if builder.disabled_reason() else [
-                (scanned[key].table, r[scanned[key].table.split_codes()[r] == SPLITS.index(split)])
+                (scanned[key].table, r[scanned[key].table.splits[r] == SPLITS.index(split)])
                 for key, r in usable.items()]
             if builder.plans_one_item_per_record:
                 chunks = row_chunks([(t, kept_by_fraction(t, r, spec, manifest)) for t, r in parts], rows)

@@ -49,7 +49,6 @@ class MimicTable(RecordTable):
         self._groups: np.ndarray | None = None   # each row's report group, made when first needed
         self.reports: list[str | None] = []      # per group: its report's columns' text (None: no measurements row)
         self._mapped: dict[int, tuple] = {}      # group → ``_report``, mapped when first needed
-        self.splits: np.ndarray | None = None
         self.coverage: list | None = None
         self._group_refs: list[RecordRef] | None = None
 
@@ -162,9 +161,6 @@ class MimicTable(RecordTable):
     def record_ids(self, rows=None) -> list[str]:
         study = self.records.study if rows is None else self.records.study[np.asarray(rows, dtype=np.int64)]
         return [f"mimic:{s}" for s in study.tolist()]
-
-    def split_codes(self) -> np.ndarray:
-        return self.splits
 
     def set_planned(self, source_key: str, splits: np.ndarray, coverage: list, records_root: str) -> None:
         self.source_key, self.splits, self.coverage = source_key, np.asarray(splits, dtype=np.int8), list(coverage)
