@@ -207,3 +207,22 @@ def test_the_scanning_process_uses_a_steady_arrow_pool_unless_the_user_chose_one
         assert pa.default_memory_pool().backend_name == "jemalloc"
     finally:
         pa.set_memory_pool(before)
+
+
+def test_a_fraction_keeps_the_same_records_in_row_units_as_in_listed_items(fixture_tree, tmp_path):
+    """Row units (one item per record) and listed items keep the records whose own place is below
+    the fraction: the same rule, whatever the shard size."""
+    from ecgcorpus.engine.plan import in_fraction, make_plan
+
+    root = mimic_copy(fixture_tree, tmp_path)
+    manifest = manifest_for(tmp_path, root)
+    manifest = manifest.model_copy(update={"builders": [b.model_copy(update={"fraction": 0.5}) for b in manifest.builders]})
+    plan = make_plan(manifest)
+    for spec in manifest.builders:
+        kept = [item.key for unit in plan.units if unit.config == spec.config_name for item in unit.items]
+        every = [ref.record_id for ref in open_source("mimic", root).scan_table().refs()]
+        assert 0 < len(kept) < len(every)
+        assert set(kept) <= {k for k in every if in_fraction(spec, k, manifest)}
+    report_kept = {item.key for unit in plan.units if unit.config == "report" for item in unit.items}
+    usable = {r.record_id for r in open_source("mimic", root).scan_table().refs() if r.report_lines}
+    assert report_kept == {k for k in usable if in_fraction(manifest.builders[0], k, manifest)}

@@ -125,22 +125,21 @@ def make_plan(manifest: Manifest, builders_by_config: dict[str, Builder] | None 
                 (scanned[key].table, r[scanned[key].table.splits[r] == SPLITS.index(split)])
                 for key, r in usable.items()]
             if builder.plans_one_item_per_record:
-                chunks = row_chunks([(t, kept_by_fraction(t, r, spec, manifest)) for t, r in parts], rows)
-                items_per_config[builder.config] += sum(unit_rows for unit_rows in map(_rows_in, chunks))
+                kept = [(t, kept_by_fraction(t, r, spec, manifest)) for t, r in parts]
+                items_per_config[builder.config] += sum(len(r) for _, r in kept)
+                chunks = row_chunks(kept, rows)
                 for shard_index, chunk in enumerate(chunks):
                     tables = [table.take(r) for table, r in chunk]
                     keys_digest = hashlib.sha256("".join(t.digest_rows() for t in tables).encode()).hexdigest()
                     units.append(Unit(_unit_id(manifest, spec, split, shard_index, keys_digest), builder.config,
                                       split, index, None, shard_index, len(chunks), layout, tables))
                 continue
-            planned = builder.plan([ref for table, r in parts for ref in table.refs(r)]) if parts else []
-            # a builder's fraction keeps the items whose place hangs on the item alone: the same items
-            # at any shard size and worker count
-            items = [item for item in planned if isinstance(item, WorkItem) and (
-                spec.fraction >= 1 or unit_interval(f"{builder.config}|{item.key}", manifest.seed) < spec.fraction)]
+            refs = [ref for table, r in parts for ref in table.refs(r)]
+            planned = builder.plan(refs) if parts else []
+            items = [item for item in planned if isinstance(item, WorkItem) and in_fraction(spec, item.key, manifest)]
             rejected = [e for e in planned if isinstance(e, SourceError)]
             if rejected:
-                key_of = {ref.record_id: ref.key for table, r in parts for ref in table.refs(r)}
+                key_of = {ref.record_id: ref.key for ref in refs}
                 quarantine.extend({"record_id": e.record_id, "file": e.file, "reason": e.problem, "stage": "builder",
                                    "config": builder.config, "source": key_of.get(e.record_id)} for e in rejected)
             items_per_config[builder.config] += len(items)
@@ -170,13 +169,17 @@ def usable_rows(builder: Builder, table: RecordTable, quarantine: Quarantine) ->
     return np.flatnonzero(code < 0)
 
 
+def in_fraction(spec, item_key: str, manifest: Manifest) -> bool:
+    """Whether a builder's ``fraction`` keeps this item: by the item's own place, so the same items
+    at any shard size and worker count."""
+    return spec.fraction >= 1 or unit_interval(f"{spec.config_name}|{item_key}", manifest.seed) < spec.fraction
+
+
 def kept_by_fraction(table: RecordTable, rows: np.ndarray, spec, manifest: Manifest) -> np.ndarray:
-    """The rows a builder's ``fraction`` keeps (by each record's place, as for listed items)."""
-    if spec.fraction >= 1:
+    """The rows a builder's ``fraction`` keeps (a row's item key is its record id)."""
+    if spec.fraction >= 1 or not len(rows):
         return rows
-    ids = table.record_ids(rows)
-    keep = [unit_interval(f"{spec.config_name}|{record_id}", manifest.seed) < spec.fraction for record_id in ids]
-    return rows[np.asarray(keep, dtype=bool)] if len(rows) else rows
+    return rows[np.array([in_fraction(spec, record_id, manifest) for record_id in table.record_ids(rows)], dtype=bool)]
 
 
 def row_chunks(parts: list[tuple[RecordTable, np.ndarray]], size: int) -> list[list[tuple[RecordTable, np.ndarray]]]:
@@ -195,10 +198,6 @@ def row_chunks(parts: list[tuple[RecordTable, np.ndarray]], size: int) -> list[l
     if current:
         chunks.append(current)
     return chunks
-
-
-def _rows_in(chunk) -> int:
-    return sum(len(rows) for _, rows in chunk)
 
 
 def choose_layout(builder: Builder, manifest: Manifest, shapes: set[tuple],
