@@ -39,33 +39,33 @@ class QuarantineTally:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def _by(self, field: int, where=lambda key: True) -> Counter:
+    def _by(self, key, where=lambda stage, config, reason: True) -> Counter:
+        """The counts summed by ``key(stage, config, reason)``, over the entries ``where`` keeps."""
         out = Counter()
-        for key, n in self.counts.items():
-            if where(key):
-                out[key[field]] += n
+        for fields, n in self.counts.items():
+            if where(*fields):
+                out[key(*fields)] += n
         return out
 
     def summary(self) -> dict:
         """Counts by stage, by config, and by reason (ids and numbers folded, so 800k "file
         missing" lines are one row), commonest first."""
-        configs = Counter()
-        for (_, config, _), n in self.counts.items():
-            configs[config or "(scan)"] += n
-        return {"total": self.total, "by_stage": dict(sorted(self._by(0).items())),
-                "by_config": dict(sorted(configs.items())), "by_reason": dict(self._by(2).most_common())}
+        return {"total": self.total, "by_stage": dict(sorted(self._by(lambda s, c, r: s).items())),
+                "by_config": dict(sorted(self._by(lambda s, c, r: c or "(scan)").items())),
+                "by_reason": dict(self._by(lambda s, c, r: r).most_common())}
 
     def reasons_by_config(self) -> Counter:
-        out = Counter()
-        for (_, config, reason), n in self.counts.items():
-            out[(reason, config or "(all)")] += n
-        return out
+        return self._by(lambda s, c, r: (r, c or "(all)"))
+
+    def _of(self, config: str, stage: str | None):
+        return lambda s, c, r: c == config and stage in (None, s)
 
     def count(self, config: str, stage: str | None = None) -> int:
-        return sum(n for (s, c, _), n in self.counts.items() if c == config and stage in (None, s))
+        kept = self._of(config, stage)
+        return sum(n for fields, n in self.counts.items() if kept(*fields))
 
     def top_reasons(self, config: str, stage: str | None = None, n: int = 3) -> str:
-        counts = self._by(2, lambda key: key[1] == config and stage in (None, key[0]))
+        counts = self._by(lambda s, c, r: r, self._of(config, stage))
         return "; ".join(f"{reason} ×{k}" for reason, k in counts.most_common(n))
 
 

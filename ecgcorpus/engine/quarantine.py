@@ -34,6 +34,8 @@ class QuarantineBlock:
     source: str
     config: str | None
     file_suffix: str = ""
+    ids: object = None          # once pickled: the record ids and files (pyarrow strings), the table dropped
+    files: object = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -68,8 +70,8 @@ class QuarantineBlock:
 class Quarantine:
     """Loose entries (dicts: record_id, file, reason, stage, source, config) and blocks."""
 
-    def __init__(self, entries: Iterable[dict] = ()):
-        self.entries: list[dict] = list(entries)
+    def __init__(self):
+        self.entries: list[dict] = []
         self.blocks: list[QuarantineBlock] = []
 
     def append(self, entry: dict) -> None:
