@@ -114,6 +114,13 @@ class Source:
         None where they give none (the engine then splits by patient)."""
         return None
 
+    def release_table(self, path: str, what: str) -> TableText:
+        """``table(path)`` of a table the release must have: absent, a SourceError naming ``what``."""
+        try:
+            return self.table(path)
+        except FileNotFoundError:
+            raise missing_table(path, what) from None
+
     def table(self, path: str) -> TableText:
         """A metadata table's text (UTF-8, else the declared fallback, recorded in ``table_encodings``)."""
         text = read_table_text(path, self.encoding)
@@ -143,6 +150,11 @@ class Source:
 
     def record_id(self, native_id: str) -> str:
         return f"{self.name}:{native_id}"
+
+
+def missing_table(path: str, what: str) -> SourceError:
+    """The error of a table the release must have and the root lacks."""
+    return SourceError(path, f"{what} not found (is ROOT the release folder?)")
 
 
 KNOWN_LEADS = frozenset(CANONICAL_LEADS)

@@ -61,10 +61,7 @@ class Code15(Source):
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         exams = self.path(_EXAMS)
-        try:
-            table = self.table(exams)
-        except FileNotFoundError:
-            raise SourceError(exams, "CODE-15% exams.csv not found (is ROOT the release folder?)") from None
+        table = self.release_table(exams, "CODE-15% exams.csv")
         yield from table.errors()
         located, problems = self._locate()
         yield from problems

@@ -97,10 +97,7 @@ class Cpsc2018(Source):
 
     def _reference_rows(self) -> Iterator[tuple[str, int, tuple[Label, ...]] | SourceError]:
         ref_path = self.path(_REFERENCE)
-        try:
-            table = self.table(ref_path)
-        except FileNotFoundError:
-            raise SourceError(ref_path, "CPSC2018 label table not found (is ROOT the release folder?)") from None
+        table = self.release_table(ref_path, "CPSC2018 label table")
         yield from table.errors()
         seen: dict[str, int] = {}
         with table.stream as f:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..types import ECG, RecordRef
-from .base import Source, load_wfdb
+from .base import Source, load_wfdb, missing_table
 from .mimic_csv import (MEASUREMENT_COLUMNS, Measurements, TableShapeError, read_measurements_fast,
                         read_measurements_rows, read_record_list_fast, read_record_list_rows)
 from .mimic_table import MimicTable
@@ -64,7 +64,7 @@ class MimicIvEcg(Source):
                                  lambda header: read_record_list_fast(list_path, header, self.limit),
                                  lambda table, header: read_record_list_rows(table, list_path, self.limit, self.report))
         except FileNotFoundError:
-            raise SourceError(list_path, "MIMIC-IV-ECG record list not found (is ROOT the release folder?)") from None
+            raise missing_table(list_path, "MIMIC-IV-ECG record list") from None
         if self.limit:        # only the listed studies' measurements
             return MimicTable.join(self._prefix, records, self._measurements(records.study))
         return MimicTable.join(self._prefix, records, _in_background(self._measurements, None))

@@ -45,10 +45,7 @@ class PtbXl(Source):
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         db_path = self.path(_DB_CSV)
-        try:
-            table = self.table(db_path)
-        except FileNotFoundError:
-            raise SourceError(db_path, "PTB-XL metadata table not found (is ROOT the release folder?)") from None
+        table = self.release_table(db_path, "PTB-XL metadata table")
         yield from table.errors()
         with table.stream as f:
             reader = csv.DictReader(f)

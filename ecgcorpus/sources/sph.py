@@ -39,10 +39,7 @@ class Sph(Source):
 
     def _scan(self) -> Iterator[RecordRef | SourceError]:
         meta = self.path(_METADATA)
-        try:
-            table = self.table(meta)
-        except FileNotFoundError:
-            raise SourceError(meta, "SPH metadata table not found (is ROOT the release folder?)") from None
+        table = self.release_table(meta, "SPH metadata table")
         yield from table.errors()
         descriptions = self._code_descriptions()
         with table.stream as f:
